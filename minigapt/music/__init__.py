@@ -1,0 +1,1 @@
+"""Music primitives: songs, chords, tokens."""
