@@ -6,9 +6,11 @@ default), so that `catalog.load_songs` can parse any of them in parallel and cac
     PARSER_VERSION: str                      bump when the parser's output changes (cache key)
     DEFAULT_SUBDIR: str | None               folder name under a data root ("nottingham"), None
                                              for sources that need no folder ("default")
-    find_units(root: Path | None) -> list[Path]
-        the units of parsing work, sorted (a file; for POP909 a song folder)
-    parse_unit(path: Path) -> list[Song | SkipSong]
+    find_units(root: Path | None) -> list[str]
+        the units of parsing work, sorted: a file or folder path, optionally "path#N" for the
+        N-th tune of a multi-tune file (so the work spreads evenly over processes). The cache is
+        keyed on the files named by the units (the part before '#'), so they must exist.
+    parse_unit(unit: str) -> list[Song | SkipSong]
         one entry per song found in the unit: a normalised Song (music.song.normalize_song),
         or a SkipSong whose `.reason` is the short key it is counted under. Never raises for bad
         input (a malformed file is one SkipSong); must be picklable (module-level function).

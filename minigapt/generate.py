@@ -1,0 +1,357 @@
+"""Online generation: the policy plays chords against a melody one 16th-note frame at a time.
+
+At frame t the policy samples the chord y_t having seen the melody only up to t-1, then reads the
+melody token x_t, and so on: [BOS, y0, x0, y1, x1, ...]. Only chord positions are sampled in
+`rollout_online` (the melody is teacher-forced, paper 3.2); `sample_melody_continuation` runs the
+same loop but also samples melody positions, which the live engine uses to imagine the player's
+next notes; `OnlineSession` is the same loop driven one frame at a time by a caller.
+
+Speed: a KV cache makes each frame one forward of 2 new tokens (O(T) attention) instead of a
+forward over the whole stream. When the stream outgrows the model's context, the window slides
+by `hop_frames` frames (paper C.13: 8) keeping BOS in front, and the cache is recomputed over the
+new window once; everything else stays incremental.
+
+Masking (optional, on by default): at a chord position only chord tokens and SILENCE may be
+sampled, and HOLD_c only while chord c sounds (likewise melody HOLD_p only after pitch p), so a
+rollout always decodes to a well-formed chord part.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .models.decoder import KVCache
+from .music.tokens import BOS, EOS, PAD, SILENCE, VOCAB
+
+_MASKS: dict = {}
+
+
+def _mask_tables(device) -> dict[str, torch.Tensor]:
+    """role -> float [vocab, vocab]: row = the previous frame's token of that part, 0 where a
+    token may follow it at a `role` position, -inf where not (one gather + add per step)."""
+    key = str(device)
+    if key not in _MASKS:
+        V = VOCAB
+        tables = {}
+        for role, (first, hold0, of) in {
+            "chord": (V.chord_on0, V.chord_hold0, V.chord_of),
+            "melody": (V.melody_on0, V.melody_hold0, V.pitch_of - V.pitch_min),
+        }.items():
+            base = np.zeros(V.size, bool)
+            base[first:hold0] = True  # any onset
+            base[SILENCE] = True
+            allowed = np.tile(base, (V.size, 1))
+            sounding = np.flatnonzero(of >= 0)
+            allowed[sounding, hold0 + of[sounding]] = True  # HOLD only of what sounds
+            tables[role] = torch.as_tensor(np.where(allowed, 0.0, -np.inf), dtype=torch.float32,
+                                           device=device)
+        _MASKS[key] = tables
+    return _MASKS[key]
+
+
+def allowed_tokens(prev: torch.Tensor, role: str) -> torch.Tensor:
+    """prev [...] (the previous frame's token of the same part) -> bool [..., vocab] of tokens
+    valid now at a `role` ("chord" or "melody") position."""
+    return _mask_tables(prev.device)[role][prev] == 0
+
+
+def _sample(logits, prev, role, temperature, generator, mask_invalid, need_entropy=True):
+    """logits [B, V] -> (token [B], log-prob [B], entropy [B] or None) of the sampling
+    distribution (temperature-scaled, masked)."""
+    logits = logits.float()
+    if temperature > 0 and temperature != 1:
+        logits = logits / temperature
+    if mask_invalid:
+        logits = logits + _mask_tables(logits.device)[role][prev]
+    logp = F.log_softmax(logits, dim=-1)
+    if temperature > 0:
+        tok = torch.multinomial(logp.exp(), 1, generator=generator).squeeze(1)
+    else:  # greedy
+        tok = logits.argmax(-1)
+    entropy = None
+    if need_entropy:
+        p = logp.exp()
+        entropy = -torch.where(p > 0, p * logp, torch.zeros_like(p)).sum(-1)
+    return tok, logp.gather(1, tok[:, None]).squeeze(1), entropy
+
+
+class _Context:
+    """The stream fed so far and the model's view of it (KV cache or recompute, sliding window)."""
+
+    def __init__(self, model, batch: int, device, use_cache: bool = True, hop_frames: int = 8):
+        self.model, self.use_cache, self.hop = model, use_cache, hop_frames
+        self.max_len = model.cfg.max_len
+        if self.max_len < 2 * hop_frames + 4:
+            raise ValueError(f"context {self.max_len} too short for a hop of {hop_frames} frames")
+        self.history = torch.full((batch, 64), PAD, dtype=torch.long, device=device)
+        self.n = 0  # tokens in history (history[:, 0] is BOS)
+        self.win = 1  # stream index of the first token kept after BOS (a chord position)
+        self.cache = KVCache.empty(model.cfg, batch, device=device) if use_cache else None
+
+    def feed(self, new: torch.Tensor) -> torch.Tensor:
+        """Append tokens [B, n] to the stream; return the logits [B, V] after the last one."""
+        k = new.shape[1]
+        if self.n + k > self.history.shape[1]:
+            grow = torch.full_like(self.history, PAD)
+            self.history = torch.cat([self.history, grow], 1)
+        self.history[:, self.n:self.n + k] = new
+        self.n += k
+        if 1 + self.n - self.win > self.max_len:  # slide by whole hops, keeping BOS in front
+            while 1 + self.n - self.win > self.max_len:
+                self.win += 2 * self.hop
+            if self.use_cache:
+                self.cache.length = 0
+            return self.model(self._window(), self.cache, last_only=True)[:, -1]
+        if self.use_cache:
+            return self.model(new, self.cache, last_only=True)[:, -1]
+        return self.model(self._window(), last_only=True)[:, -1]
+
+    def _window(self) -> torch.Tensor:
+        return torch.cat([self.history[:, :1], self.history[:, self.win:self.n]], 1)
+
+    def clone(self) -> "_Context":
+        other = object.__new__(_Context)
+        other.__dict__.update(self.__dict__)
+        other.history = self.history.clone()
+        other.cache = self.cache.clone() if self.cache is not None else None
+        return other
+
+
+@dataclass
+class Rollout:
+    """What a batch of online runs produced (torch tensors, [B, T] each)."""
+
+    chords: torch.Tensor  # chord frame tokens (PAD after the melody ends)
+    melody: torch.Tensor  # melody frame tokens (given, or sampled where imagined)
+    logprobs: torch.Tensor  # log-prob of each *sampled* chord under the sampling distribution, else 0
+    sampled: torch.Tensor  # bool: the chord at this frame was sampled (not forced, not past the end)
+    entropies: torch.Tensor | None = None  # entropy of the chord distribution where sampled, else 0
+
+    def stream(self) -> torch.Tensor:
+        """Chord-first token streams [B, 2T+2]: BOS, y0, x0, ..., EOS after each row's last frame."""
+        B, T = self.chords.shape
+        out = torch.full((B, 2 * T + 2), PAD, dtype=torch.long, device=self.chords.device)
+        out[:, 0] = BOS
+        out[:, 1:-1:2], out[:, 2:-1:2] = self.chords, self.melody
+        lengths = (self.melody != PAD).sum(1)
+        out[torch.arange(B), 2 * lengths + 1] = EOS
+        return out
+
+
+def _as_long(a, device) -> torch.Tensor | None:
+    if a is None:
+        return None
+    t = torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a, device=device).long()
+    return t[None] if t.dim() == 1 else t
+
+
+def _generator(generator, seed, device):
+    if generator is not None:
+        return generator
+    g = torch.Generator(device=device)
+    g.manual_seed(0 if seed is None else int(seed))
+    return g
+
+
+@torch.no_grad()
+def _run(model, n_frames, melody, n_melody_given, chords, n_chords_given, batch, *,
+         temperature, generator, mask_invalid, use_cache, hop_frames,
+         need_entropy=True) -> Rollout:
+    was_training = model.training
+    model.eval()  # no dropout while generating (paper: dropout off during RL)
+    try:
+        device = next(model.parameters()).device
+        T, B = n_frames, batch
+        out_y = torch.full((B, T), PAD, dtype=torch.long, device=device)
+        out_x = torch.full((B, T), PAD, dtype=torch.long, device=device)
+        logp, ent = torch.zeros(B, T, device=device), torch.zeros(B, T, device=device)
+        sampled = torch.zeros(B, T, dtype=torch.bool, device=device)
+        ctx = _Context(model, B, device, use_cache, hop_frames)
+        prev_y = prev_x = torch.full((B,), PAD, dtype=torch.long, device=device)
+        logits = ctx.feed(torch.full((B, 1), BOS, dtype=torch.long, device=device))
+        for t in range(T):
+            if t < n_chords_given:
+                y = chords[:, t]
+            else:
+                y, lp, h = _sample(logits, prev_y, "chord", temperature, generator, mask_invalid,
+                                   need_entropy)
+                live = melody[:, t] != PAD if t < n_melody_given else torch.ones_like(y, dtype=torch.bool)
+                y = torch.where(live, y, PAD)  # nothing to accompany after the melody ends
+                logp[:, t], sampled[:, t] = lp * live, live
+                if need_entropy:
+                    ent[:, t] = h * live
+            if t < n_melody_given:
+                x = melody[:, t]
+                if t + 1 < T:
+                    logits = ctx.feed(torch.stack([y, x], 1))
+            else:  # imagine the melody: it is predicted after the chord of the same frame
+                logits = ctx.feed(y[:, None])
+                x, _, _ = _sample(logits, prev_x, "melody", temperature, generator, mask_invalid, False)
+                if t + 1 < T:
+                    logits = ctx.feed(x[:, None])
+            out_y[:, t], out_x[:, t] = y, x
+            prev_y, prev_x = y, x
+        return Rollout(out_y, out_x, logp, sampled, ent if need_entropy else None)
+    finally:
+        model.train(was_training)
+
+
+def rollout_online(model, melody, *, chord_prefix=None, temperature: float = 1.0,
+                   generator: torch.Generator | None = None, seed: int | None = None,
+                   mask_invalid: bool = True, return_entropy: bool = False,
+                   use_cache: bool = True, hop_frames: int = 8) -> Rollout:
+    """Accompany melodies [B, T] (melody frame tokens; PAD after a melody's end) online.
+
+    chord_prefix [B, P]: chords of frames < P are teacher-forced (the live engine's commits).
+    temperature 0 = greedy. use_cache=False recomputes the whole context every frame (the
+    reference the KV cache is tested and benchmarked against). Seeded: same seed, same chords.
+    """
+    device = next(model.parameters()).device
+    melody = _as_long(melody, device)
+    chords = _as_long(chord_prefix, device)
+    B, T = melody.shape
+    P = 0 if chords is None else min(chords.shape[1], T)
+    r = _run(model, T, melody, T, chords, P, B, temperature=temperature,
+             generator=_generator(generator, seed, device), mask_invalid=mask_invalid,
+             use_cache=use_cache, hop_frames=hop_frames, need_entropy=return_entropy)
+    return r
+
+
+def sample_melody_continuation(model, melody_prefix, n_frames: int, *, chords=None,
+                               temperature: float = 1.0, generator=None, seed=None,
+                               mask_invalid: bool = True, hop_frames: int = 8) -> Rollout:
+    """Continue melodies [B, P] to n_frames frames, sampling the melody beyond P (the player's
+    imagined notes) and the chords beyond the given `chords` [B, Pc] (committed chords)."""
+    device = next(model.parameters()).device
+    melody = _as_long(melody_prefix, device)
+    chords = _as_long(chords, device)
+    B = melody.shape[0]
+    Pc = 0 if chords is None else min(chords.shape[1], n_frames)
+    return _run(model, n_frames, melody, min(melody.shape[1], n_frames), chords, Pc, B,
+                temperature=temperature, generator=_generator(generator, seed, device),
+                mask_invalid=mask_invalid, use_cache=True, hop_frames=hop_frames)
+
+
+def score_chords(model, melody: torch.Tensor, chords: torch.Tensor, *, temperature: float = 1.0,
+                 mask_invalid: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """One teacher-forced forward: the log-probs [B, T] and entropies [B, T] that rollout_online
+    would report for these chords (same temperature and masking; 0 after the melody ends).
+    Differentiable: the RL update recomputes its log-probs with this."""
+    logits = model.chord_logits(melody, chords).float()  # [B, T, V]
+    if temperature > 0:
+        logits = logits / temperature
+    if mask_invalid:
+        prev = torch.cat([torch.full_like(chords[:, :1], PAD), chords[:, :-1]], 1)
+        logits = logits.masked_fill(~allowed_tokens(prev, "chord"), float("-inf"))
+    logp = F.log_softmax(logits, -1)
+    p = logp.exp()
+    live = (melody != PAD).float()
+    chosen = logp.gather(2, chords.clamp(min=0)[..., None]).squeeze(2)
+    entropy = -torch.where(p > 0, p * logp, torch.zeros_like(p)).sum(-1)
+    return torch.where(live > 0, chosen, torch.zeros_like(chosen)), entropy * live
+
+
+class OnlineSession:
+    """One live stream driven frame by frame (the live engine's view of the policy).
+
+        s = OnlineSession(model, temperature=0.8, seed=0)
+        chord = s.next_chord()          # the chord for frame 0
+        chord = s.step(melody_token)    # the player's note of this frame -> chord of the next
+    Not thread-safe: guard it with a lock when a widget thread and a cell share it.
+    """
+
+    def __init__(self, model, *, temperature: float = 1.0, seed: int | None = None,
+                 mask_invalid: bool = True, hop_frames: int = 8):
+        self.model, self.temperature, self.mask_invalid = model, temperature, mask_invalid
+        model.eval()
+        self.device = next(model.parameters()).device
+        self.generator = _generator(None, seed, self.device)
+        self.chords: list[int] = []  # chords of completed frames
+        self.melody: list[int] = []
+        self._chord: int | None = None  # chord chosen for the current frame
+        self._chord_fed = False  # it was already fed (to imagine the melody)
+        with torch.no_grad():
+            self._ctx = _Context(model, 1, self.device, True, hop_frames)
+            self._logits = self._ctx.feed(torch.full((1, 1), BOS, dtype=torch.long, device=self.device))
+
+    @property
+    def frame(self) -> int:
+        return len(self.melody)
+
+    def _prev(self, part: list[int]) -> torch.Tensor:
+        return torch.tensor([part[-1] if part else PAD], device=self.device)
+
+    def next_chord(self) -> int:
+        """The chord for the current frame (sampled once, then remembered)."""
+        if self._chord is None:
+            tok, _, _ = _sample(self._logits, self._prev(self.chords), "chord", self.temperature,
+                                self.generator, self.mask_invalid, False)
+            self._chord = int(tok)
+        return self._chord
+
+    def force_chord(self, token: int) -> None:
+        """Use this chord for the current frame (a committed chord); before the melody is fed."""
+        if self._chord_fed:
+            raise ValueError("the chord of this frame was already used to imagine the melody")
+        self._chord = int(token)
+
+    @torch.no_grad()
+    def imagine_melody(self) -> int:
+        """Sample a melody token for the current frame (what the player might play next)."""
+        chord = self.next_chord()
+        if not self._chord_fed:
+            self._logits = self._ctx.feed(torch.tensor([[chord]], device=self.device))
+            self._chord_fed = True
+        tok, _, _ = _sample(self._logits, self._prev(self.melody), "melody", self.temperature,
+                            self.generator, self.mask_invalid, False)
+        return int(tok)
+
+    @torch.no_grad()
+    def step(self, melody_token: int) -> int:
+        """Complete the current frame with the player's melody token; return the next chord."""
+        chord = self.next_chord()
+        new = [melody_token] if self._chord_fed else [chord, melody_token]
+        self._logits = self._ctx.feed(torch.tensor([new], device=self.device))
+        self.chords.append(chord)
+        self.melody.append(int(melody_token))
+        self._chord, self._chord_fed = None, False
+        return self.next_chord()
+
+    def clone(self) -> "OnlineSession":
+        """An independent copy (e.g. to plan a lookahead, then throw it away)."""
+        other = object.__new__(OnlineSession)
+        other.__dict__.update(self.__dict__)
+        other.chords, other.melody = list(self.chords), list(self.melody)
+        other._ctx = self._ctx.clone()
+        other.generator = torch.Generator(device=self.device)
+        other.generator.set_state(self.generator.get_state())
+        return other
+
+
+@torch.no_grad()
+def sample_offline(anchor, melody, *, temperature: float = 1.0, generator=None, seed=None,
+                   mask_invalid: bool = True) -> torch.Tensor:
+    """Chords [B, T] from the offline anchor, which sees the whole melody (e.g. to fill the
+    listen-only intro of a live session). T must fit in the anchor's context."""
+    device = next(anchor.parameters()).device
+    melody = _as_long(melody, device)
+    B, T = melody.shape
+    g = _generator(generator, seed, device)
+    was_training = anchor.training
+    anchor.eval()
+    try:
+        summary = anchor.encode(melody)
+        cache = KVCache.empty(anchor.cfg, B, capacity=T, device=device)
+        out = torch.full((B, T), PAD, dtype=torch.long, device=device)
+        prev = torch.full((B,), BOS, dtype=torch.long, device=device)
+        for t in range(T):
+            logits = anchor.decode(prev[:, None], summary[:, t:t + 1], cache)[:, -1]
+            y, _, _ = _sample(logits, torch.where(prev == BOS, PAD, prev), "chord", temperature, g,
+                              mask_invalid, False)
+            out[:, t] = prev = torch.where(melody[:, t] != PAD, y, PAD)
+        return out
+    finally:
+        anchor.train(was_training)

@@ -1,0 +1,170 @@
+"""Checkpoints: one .pt file holding the weights and everything needed to trust them.
+
+Each file carries the model kind ("online", "offline", ...), the model config, the training
+config, the vocabulary hash and the minigapt version that wrote it. Loading checks them and
+fails with one line saying what differs, because a checkpoint read against another vocabulary
+would load without error and then play nonsense. Files are written atomically (temp file +
+rename) so an interrupted save never leaves a half-written checkpoint behind.
+
+Model names resolve to the student's own run first (runs/<name>/model.pt), then to a shipped
+course checkpoint (assets/checkpoints/<name>.pt).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .. import __version__
+from ..errors import MinigaptError
+from ..music.tokens import VOCAB
+from .anchor import OfflineAnchor
+from .decoder import ModelConfig, OnlinePolicy
+
+FORMAT = 1
+CHECKPOINT_NAME = "model.pt"  # inside a run folder
+
+# kind -> builder(model_config dict) -> nn.Module; later modules register their own kinds
+MODEL_BUILDERS: dict[str, Callable[[dict], torch.nn.Module]] = {
+    "online": lambda d: OnlinePolicy(ModelConfig.from_dict(d)),
+    "offline": lambda d: OfflineAnchor(ModelConfig.from_dict(d)),
+}
+
+
+def register_model_kind(kind: str, builder: Callable[[dict], torch.nn.Module]) -> None:
+    MODEL_BUILDERS[kind] = builder
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+def runs_dir() -> Path:
+    """Where training runs go: $MINIGAPT_RUNS, else <repo>/runs."""
+    return Path(os.environ.get("MINIGAPT_RUNS") or repo_root() / "runs")
+
+
+def shipped_dir() -> Path:
+    return repo_root() / "assets" / "checkpoints"
+
+
+@dataclass
+class Checkpoint:
+    kind: str
+    model_config: dict
+    train_config: dict | None
+    state_dict: dict
+    vocab_hash: str
+    version: str
+    meta: dict = field(default_factory=dict)
+    path: Path | None = None
+
+
+def _as_dict(cfg) -> dict | None:
+    if cfg is None or isinstance(cfg, dict):
+        return cfg
+    return dataclasses.asdict(cfg)
+
+
+def save_checkpoint(path, model: torch.nn.Module, *, train_config=None, meta: dict | None = None,
+                    kind: str | None = None) -> Path:
+    """Write model weights + configs + vocabulary hash + version to `path`, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "kind": kind or model.kind,
+        "model_config": _as_dict(model.cfg),
+        "train_config": _as_dict(train_config),
+        "vocab_hash": VOCAB.hash,
+        "version": __version__,
+        "meta": dict(meta or {}),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path, *, kind: str | None = None) -> Checkpoint:
+    """Read and check a checkpoint; any problem is one MinigaptError line."""
+    path = Path(path)
+    if not path.is_file():
+        raise MinigaptError(f"checkpoint {path} not found")
+    try:
+        d = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated zip, bad pickle, not a torch file at all ...
+        reason = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
+        raise MinigaptError(f"checkpoint {path} is corrupted or truncated ({reason}); "
+                            "delete it and train again") from None
+    needed = {"format", "kind", "model_config", "vocab_hash", "version", "state_dict"}
+    if not isinstance(d, dict) or not needed <= d.keys():
+        raise MinigaptError(f"{path} is not a minigapt checkpoint (missing "
+                            f"{', '.join(sorted(needed - set(d) if isinstance(d, dict) else needed))})")
+    problems = []
+    if kind is not None and d["kind"] != kind:
+        problems.append(f"it holds a {d['kind']!r} model, expected {kind!r}")
+    if d["vocab_hash"] != VOCAB.hash:
+        problems.append(f"vocabulary {d['vocab_hash']} != this minigapt's {VOCAB.hash}")
+    if str(d["version"]).split(".")[0] != __version__.split(".")[0]:
+        problems.append(f"written by minigapt {d['version']}, this is {__version__}")
+    if d["format"] != FORMAT:
+        problems.append(f"file format {d['format']} != {FORMAT}")
+    if problems:
+        raise MinigaptError(f"checkpoint {path} does not fit: " + "; ".join(problems))
+    return Checkpoint(d["kind"], d["model_config"], d.get("train_config"), d["state_dict"],
+                      d["vocab_hash"], d["version"], d.get("meta") or {}, path)
+
+
+def build_model(ckpt: Checkpoint, device="cpu") -> torch.nn.Module:
+    """The model a checkpoint describes, with its weights, in eval mode."""
+    if ckpt.kind not in MODEL_BUILDERS:
+        raise MinigaptError(f"checkpoint {ckpt.path} holds an unknown model kind {ckpt.kind!r}")
+    try:
+        model = MODEL_BUILDERS[ckpt.kind](ckpt.model_config)
+    except (TypeError, ValueError) as e:
+        raise MinigaptError(f"checkpoint {ckpt.path} has a bad model config: {e}") from None
+    own, saved = model.state_dict(), ckpt.state_dict
+    diffs = [f"missing {k}" for k in own.keys() - saved.keys()]
+    diffs += [f"unexpected {k}" for k in saved.keys() - own.keys()]
+    diffs += [f"{k} {tuple(saved[k].shape)} vs {tuple(own[k].shape)}" for k in own.keys() & saved.keys()
+              if own[k].shape != saved[k].shape]
+    if diffs:
+        raise MinigaptError(f"checkpoint {ckpt.path} does not match its model config: {len(diffs)} "
+                            f"tensor(s) differ, e.g. " + ", ".join(sorted(diffs)[:3]))
+    model.load_state_dict(saved)
+    return model.to(device).eval()
+
+
+def resolve_checkpoint(name_or_path) -> Path:
+    """A model name or path -> checkpoint file: a .pt file, a run folder, runs/<name>/model.pt,
+    then assets/checkpoints/<name>.pt."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    if p.is_dir() and (p / CHECKPOINT_NAME).is_file():
+        return p / CHECKPOINT_NAME
+    own, shipped = runs_dir() / str(name_or_path) / CHECKPOINT_NAME, shipped_dir() / f"{name_or_path}.pt"
+    for candidate in (own, shipped):
+        if candidate.is_file():
+            return candidate
+    raise MinigaptError(f"no model {str(name_or_path)!r}: looked for {own} and {shipped}; "
+                        "train it (notebook 02) or give a checkpoint path")
+
+
+def load_model(name_or_path, *, kind: str | None = None, device="cpu") -> torch.nn.Module:
+    """Resolve, check and build a model in one call (eval mode)."""
+    return build_model(load_checkpoint(resolve_checkpoint(name_or_path), kind=kind), device)

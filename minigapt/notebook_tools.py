@@ -1,0 +1,100 @@
+"""Small helpers every notebook uses: its output folder, its results.json, self-checks.
+
+Each notebook ends by writing `OUT_DIR/results.json`; `make course` collects those files into
+one table and the notebook smoke tests read them. Kept free of torch so it imports instantly.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import MinigaptError
+
+RESULTS_FILE = "results.json"
+
+
+def out_dir(path: str | os.PathLike) -> Path:
+    """The notebook's output folder, created if missing."""
+    folder = Path(path).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def to_jsonable(value: Any, where: str = "results") -> Any:
+    """`value` with numpy/torch numbers and arrays, paths, tuples, sets and dataclasses turned
+    into plain JSON types. Non-finite floats become None (JSON has no NaN)."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, (set, frozenset)):
+        return [to_jsonable(v, where) for v in sorted(value, key=repr)]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_jsonable(dataclasses.asdict(value), where)
+    # numpy scalars and arrays, torch tensors: duck-typed so neither has to be imported here
+    if hasattr(value, "tolist"):
+        return to_jsonable(value.tolist(), where)
+    if hasattr(value, "item"):
+        return to_jsonable(value.item(), where)
+    raise MinigaptError(f"{where}: cannot write a {type(value).__name__} to JSON; "
+                        "convert it to a number, string, list or dict")
+
+
+def write_results(folder: str | os.PathLike, results: Mapping[str, Any]) -> Path:
+    """Write `results` to `folder/results.json` atomically (a reader never sees half a file);
+    returns the file's path."""
+    if not isinstance(results, Mapping):
+        raise MinigaptError(f"results must be a dict, got {type(results).__name__}")
+    folder = out_dir(folder)
+    text = json.dumps(to_jsonable(results), indent=2, sort_keys=True, allow_nan=False)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".results-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+        os.replace(tmp, folder / RESULTS_FILE)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return folder / RESULTS_FILE
+
+
+def read_results(folder: str | os.PathLike) -> dict:
+    """The dict a notebook wrote with `write_results` (e.g. to reuse an earlier notebook's)."""
+    path = Path(folder) / RESULTS_FILE
+    if not path.is_file():
+        raise MinigaptError(f"no {RESULTS_FILE} in {folder}: run the notebook that writes it first")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def check(condition: Any, message: str, hint: str = "") -> None:
+    """A self-check for exercises: prints '✓ message' when `condition` holds, otherwise raises
+    an AssertionError saying what was expected and, if given, a hint."""
+    if condition:
+        print(f"✓ {message}")
+        return
+    raise AssertionError(f"✗ {message}" + (f" (hint: {hint})" if hint else ""))
+
+
+def header_table(costs: Mapping[str, str], current: str | None = None):
+    """A small Markdown table of what the notebook costs at each scale, the current one in
+    bold, for the notebook's first cells: header_table({"smoke": "10 s", "course": "4 min"})."""
+    from IPython.display import Markdown
+
+    rows = ["| scale | cost |", "| --- | --- |"]
+    for scale, cost in costs.items():
+        mark = "**" if scale == current else ""
+        rows.append(f"| {mark}{scale}{mark} | {mark}{cost}{mark} |")
+    return Markdown("\n".join(rows))

@@ -1,0 +1,282 @@
+"""Supervised (maximum-likelihood) training of the online policy and the offline anchor.
+
+    cfg = TrainConfig.preset("course")
+    policy = train_or_load("online-mle", cfg)            # own run, else shipped, else train
+    anchor = train_or_load("offline-anchor", cfg, kind="offline")
+
+One plain loop for both models (paper 3.1, C.1): AdamW, linear warmup then cosine decay to
+`min_lr_ratio`, gradient clipping, a tqdm bar, metrics appended to <out_dir>/metrics.csv as
+they go, the config printed at the start and saved beside the checkpoint (config.json), and a
+checkpoint on Ctrl-C (training then returns the model it has so far).
+
+The policy learns every token of the chord-first stream (chords *and* melody); the anchor learns
+only the chords, given the whole melody.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..config import check_scale
+from ..data.dataset import DataConfig, eval_batch, load_frames, train_sampler
+from ..errors import MinigaptError
+from ..eval.harmony import note_in_chord_ratio
+from ..models.anchor import OfflineAnchor
+from ..models.checkpoint import (CHECKPOINT_NAME, build_model, load_checkpoint, runs_dir,
+                                 save_checkpoint, shipped_dir)
+from ..models.decoder import ModelConfig, OnlinePolicy, count_parameters
+from ..music.tokens import EOS, PAD
+
+METRIC_FIELDS = ["step", "loss", "chord_loss", "melody_loss", "lr", "seconds",
+                 "valid_loss", "valid_chord_loss", "valid_harmony"]
+
+
+@dataclass
+class TrainConfig:
+    """Everything one supervised run depends on (saved with its checkpoint)."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    """The network (its max_len is set from data.crop_frames: the context it is trained on)."""
+    data: DataConfig = field(default_factory=DataConfig)
+    """Sources, mixing, crop length, transposition."""
+    steps: int = 1000
+    """Optimiser steps."""
+    batch_size: int = 32
+    """Crops per step."""
+    lr: float = 1e-3
+    """Peak learning rate (after warmup)."""
+    min_lr_ratio: float = 0.1
+    """The cosine schedule ends at lr * min_lr_ratio."""
+    warmup_steps: int = 100
+    """Linear warmup from 0 to lr."""
+    weight_decay: float = 0.01
+    """AdamW decoupled weight decay on matrices (not on norms)."""
+    betas: tuple[float, float] = (0.9, 0.95)
+    """AdamW betas."""
+    grad_clip: float = 1.0
+    """Clip the global gradient norm to this."""
+    eval_every: int = 200
+    """Validation loss (and online harmony for the policy) every this many steps and at the end."""
+    eval_songs: int = 64
+    """Validation songs used (one crop each, from the start)."""
+    seed: int = 0
+    """Seeds the initialisation and the crop sampler."""
+    scale: str = "course"
+    """The preset this config came from (informational)."""
+
+    def __post_init__(self):
+        if isinstance(self.model, dict):
+            self.model = ModelConfig.from_dict(self.model)
+        if isinstance(self.data, dict):
+            self.data = DataConfig(**self.data)
+        self.model.max_len = 2 * self.data.crop_frames + 2  # BOS + 2 tokens per frame + EOS
+
+    @classmethod
+    def preset(cls, scale: str) -> "TrainConfig":
+        check_scale(scale)
+        model, data = ModelConfig.preset(scale), DataConfig.preset(scale)
+        if scale == "smoke":
+            return cls(model, data, steps=40, batch_size=8, lr=3e-3, warmup_steps=5,
+                       eval_every=20, eval_songs=8, scale=scale)
+        if scale == "course":
+            return cls(model, data, steps=1200, batch_size=32, lr=1.5e-3, warmup_steps=100,
+                       eval_every=200, eval_songs=64, scale=scale)
+        return cls(model, data, steps=11000, batch_size=64, lr=1e-4, warmup_steps=500,
+                   eval_every=500, eval_songs=256, scale=scale)  # paper C.1
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warmup, then cosine from lr down to lr * min_lr_ratio at the last step."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine)
+
+
+# --- losses ------------------------------------------------------------------------------------
+def frames_from_streams(streams: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Chord-first streams [B, 2T+2] -> (melody, chords) frames [B, T], EOS turned into PAD."""
+    body = streams[:, 1:-1]
+    body = torch.where(body == EOS, torch.full_like(body, PAD), body)
+    return body[:, 1::2], body[:, 0::2]
+
+
+def _mean(ce: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return (ce * mask).sum() / mask.sum().clamp(min=1)
+
+
+def policy_losses(model: OnlinePolicy, streams: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Cross-entropy over every next token of the streams (PAD targets ignored); chord_loss and
+    melody_loss split it by position (chord positions are the odd stream indices)."""
+    inp, tgt = streams[:, :-1], streams[:, 1:]
+    logits = model(inp)
+    ce = F.cross_entropy(logits.flatten(0, 1).float(), tgt.flatten(), reduction="none").view_as(tgt)
+    real = (tgt != PAD).float()
+    odd = (torch.arange(1, streams.shape[1], device=streams.device) % 2 == 1)[None]
+    frame = real * (tgt != EOS).float()
+    return {"loss": _mean(ce, real), "chord_loss": _mean(ce, frame * odd),
+            "melody_loss": _mean(ce, frame * ~odd)}
+
+
+def anchor_losses(model: OfflineAnchor, streams: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Cross-entropy of the chords given the whole melody (PAD chords ignored)."""
+    melody, chords = frames_from_streams(streams)
+    logits = model.chord_logits(melody, chords)
+    ce = F.cross_entropy(logits.flatten(0, 1).float(), chords.flatten(), reduction="none").view_as(chords)
+    loss = _mean(ce, (chords != PAD).float())
+    return {"loss": loss, "chord_loss": loss}
+
+
+# --- the loop ----------------------------------------------------------------------------------
+def describe(cfg: TrainConfig) -> str:
+    """The config as a few readable lines (printed at the start of a run)."""
+    d = dataclasses.asdict(cfg)
+    model, data = d.pop("model"), d.pop("data")
+    line = lambda name, x: f"{name}: " + " ".join(f"{k}={v}" for k, v in x.items())  # noqa: E731
+    return "\n".join([line("model", model), line("data", data), line("train", d)])
+
+
+@torch.no_grad()
+def _validate(model, kind: str, valid: torch.Tensor | None, cfg: TrainConfig) -> dict:
+    if valid is None or len(valid) == 0:
+        return {}
+    was = model.training
+    model.eval()
+    losses = {"loss": [], "chord_loss": []}
+    fn = policy_losses if kind == "online" else anchor_losses
+    for chunk in valid.split(cfg.batch_size):
+        out = fn(model, chunk)
+        for k in losses:
+            losses[k].append(float(out[k]) * len(chunk))
+    out = {"valid_loss": sum(losses["loss"]) / len(valid),
+           "valid_chord_loss": sum(losses["chord_loss"]) / len(valid)}
+    if kind == "online":  # what matters in the end: harmony when playing online
+        from ..generate import rollout_online
+
+        melody, _ = frames_from_streams(valid)
+        chords = torch.cat([rollout_online(model, m, seed=0).chords for m in melody.split(64)])
+        out["valid_harmony"] = note_in_chord_ratio(melody, chords)
+    model.train(was)
+    return out
+
+
+def _train(kind: str, cfg: TrainConfig, data, out_dir, *, data_dir=None, progress: bool = True):
+    from tqdm.auto import tqdm
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    model = OnlinePolicy(cfg.model) if kind == "online" else OfflineAnchor(cfg.model)
+    loss_fn = policy_losses if kind == "online" else anchor_losses
+    n_params = count_parameters(model)
+    print(f"training the {kind} model: {n_params:,} parameters, {cfg.steps} steps\n{describe(cfg)}")
+    (out_dir / "config.json").write_text(json.dumps(
+        {"kind": kind, "parameters": n_params, "train_config": dataclasses.asdict(cfg)}, indent=2))
+
+    if data is None:
+        data = load_frames(cfg.data, data_dir, progress=progress)
+    sampler = train_sampler(data, cfg.data, seed=cfg.seed)
+    valid_frames = [sf for songs in data.get("valid", {}).values() for sf in songs]
+    valid = torch.from_numpy(eval_batch(valid_frames, cfg.data.crop_frames, limit=cfg.eval_songs)) \
+        if valid_frames else None
+    if valid is not None and kind == "online":
+        melody, chords = frames_from_streams(valid)
+        print(f"validation: {len(valid)} crops, ground-truth harmony {note_in_chord_ratio(melody, chords):.3f}")
+
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=cfg.betas)
+    metrics_path = out_dir / "metrics.csv"
+    with open(metrics_path, "w", newline="") as f:
+        csv.writer(f).writerow(METRIC_FIELDS)
+
+    step, t0, last = 0, time.perf_counter(), {}
+    meta = {"steps_done": 0, "complete": False}
+    bar = tqdm(total=cfg.steps, desc=f"{kind} MLE", disable=not progress)
+    try:
+        model.train()
+        for step in range(cfg.steps):
+            lr = lr_at(step, cfg)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            batch = torch.from_numpy(sampler.sample(cfg.batch_size))
+            out = loss_fn(model, batch)
+            opt.zero_grad(set_to_none=True)
+            out["loss"].backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            row = {"step": step + 1, "lr": lr, "seconds": round(time.perf_counter() - t0, 3),
+                   **{k: round(float(v.detach()), 5) for k, v in out.items()}}
+            if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
+                last = _validate(model, kind, valid, cfg)
+                row.update({k: round(v, 5) for k, v in last.items()})
+            with open(metrics_path, "a", newline="") as f:
+                csv.DictWriter(f, METRIC_FIELDS).writerow(row)
+            meta["steps_done"] = step + 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{row['loss']:.3f}", **{k: f"{v:.3f}" for k, v in last.items()})
+        meta["complete"] = True
+    except KeyboardInterrupt:
+        print(f"\ninterrupted after {meta['steps_done']} steps: saving what we have")
+    finally:
+        bar.close()
+    meta.update({"seconds": round(time.perf_counter() - t0, 1), "parameters": n_params, **last})
+    save_checkpoint(out_dir / CHECKPOINT_NAME, model, train_config=cfg, meta=meta)
+    print(f"saved {out_dir / CHECKPOINT_NAME} ({meta['steps_done']} steps, {meta['seconds']} s)")
+    return model.eval()
+
+
+def train_online(cfg: TrainConfig, data=None, out_dir="runs/online-mle", *, data_dir=None,
+                 progress: bool = True) -> OnlinePolicy:
+    """Train the online policy on all tokens. `data` = load_frames(cfg.data) output (loaded if
+    None). Writes out_dir/{model.pt, config.json, metrics.csv}; returns the model (eval mode)."""
+    return _train("online", cfg, data, out_dir, data_dir=data_dir, progress=progress)
+
+
+def train_offline(cfg: TrainConfig, data=None, out_dir="runs/offline-anchor", *, data_dir=None,
+                  progress: bool = True) -> OfflineAnchor:
+    """Train the offline anchor on the chords given the whole melody (same files as above)."""
+    return _train("offline", cfg, data, out_dir, data_dir=data_dir, progress=progress)
+
+
+def _normalised(cfg) -> dict:
+    d = cfg if isinstance(cfg, dict) else dataclasses.asdict(cfg)
+    return json.loads(json.dumps(d, default=str))
+
+
+def train_or_load(name: str, cfg: TrainConfig, *, kind: str = "online", data=None, data_dir=None,
+                  runs: str | Path | None = None, use_pretrained: bool = True,
+                  retrain: bool = False, progress: bool = True):
+    """The model called `name`: the student's own run (runs/<name>/) if it was trained with this
+    very config, else the shipped checkpoint (assets/checkpoints/<name>.pt) if use_pretrained,
+    else train it now (into runs/<name>/)."""
+    if kind not in ("online", "offline"):
+        raise MinigaptError(f"kind must be 'online' or 'offline', not {kind!r}")
+    run_dir = Path(runs) if runs is not None else runs_dir()
+    run_dir = run_dir / name
+    own, shipped = run_dir / CHECKPOINT_NAME, shipped_dir() / f"{name}.pt"
+    if own.is_file() and not retrain:
+        ckpt = load_checkpoint(own, kind=kind)
+        if _normalised(ckpt.train_config or {}) == _normalised(cfg):
+            done = ckpt.meta.get("steps_done", "?")
+            note = "" if ckpt.meta.get("complete", True) else f" (interrupted: {done} of {cfg.steps} steps)"
+            print(f"loaded your run {own}{note}")
+            return build_model(ckpt)
+        print(f"{own} was trained with another config: training anew")
+    if shipped.is_file() and use_pretrained and not retrain:
+        ckpt = load_checkpoint(shipped, kind=kind)
+        print(f"loaded the shipped checkpoint {shipped} ({(ckpt.train_config or {}).get('scale', '?')} scale)")
+        return build_model(ckpt)
+    train = train_online if kind == "online" else train_offline
+    return train(cfg, data, run_dir, data_dir=data_dir, progress=progress)

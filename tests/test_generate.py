@@ -1,0 +1,174 @@
+"""Online generation: KV cache vs recompute, causality, masking, sliding window, sessions."""
+import numpy as np
+import pytest
+import torch
+
+from minigapt.generate import (OnlineSession, allowed_tokens, rollout_online, sample_melody_continuation,
+                               sample_offline, score_chords)
+from minigapt.models.anchor import OfflineAnchor
+from minigapt.models.decoder import ModelConfig, OnlinePolicy
+from minigapt.music.tokens import BOS, EOS, PAD, SILENCE, VOCAB
+
+CONTEXT = 42  # tokens: 20 frames fit, longer melodies make the window slide
+
+
+@pytest.fixture(scope="module")
+def policy():
+    torch.manual_seed(0)
+    return OnlinePolicy(ModelConfig(n_layers=2, n_heads=2, d_model=32, dropout=0.1, max_len=CONTEXT))
+
+
+def melodies(B, T, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(VOCAB.melody_on0, VOCAB.chord_on0, size=(B, T))
+
+
+def assert_well_formed(part, role):
+    """Chords (or melody) only of the right kind or SILENCE; a HOLD only continues its note."""
+    ok_kind = VOCAB.is_chord if role == "chord" else VOCAB.is_melody
+    of = VOCAB.chord_of if role == "chord" else VOCAB.pitch_of
+    part = np.asarray(part)
+    for row in part:
+        for t, tok in enumerate(row):
+            assert ok_kind[tok] or tok == SILENCE, VOCAB.describe(tok)
+            if ok_kind[tok] and not VOCAB.is_onset[tok]:
+                assert t > 0 and of[row[t - 1]] == of[tok], f"HOLD without its onset at {t}"
+
+
+def test_kv_cache_and_recompute_agree_even_across_window_slides(policy):
+    x = melodies(3, 50)  # 50 frames = 100 tokens >> context 42: several slides
+    cached = rollout_online(policy, x, seed=7, return_entropy=True)
+    fresh = rollout_online(policy, x, seed=7, return_entropy=True, use_cache=False)
+    assert torch.equal(cached.chords, fresh.chords)
+    assert torch.allclose(cached.logprobs, fresh.logprobs, atol=1e-5)
+    assert torch.allclose(cached.entropies, fresh.entropies, atol=1e-5)
+    assert policy.training  # generation switched dropout off and restored the mode
+
+
+def test_rollout_logprobs_match_one_teacher_forced_forward(policy):
+    x = torch.as_tensor(melodies(4, 20, seed=1))  # 20 frames fit the context: no slide
+    for temperature, mask in ((1.0, True), (0.7, False)):
+        r = rollout_online(policy, x, seed=3, temperature=temperature, mask_invalid=mask,
+                           return_entropy=True)
+        policy.eval()
+        lp, ent = score_chords(policy, x, r.chords, temperature=temperature, mask_invalid=mask)
+        policy.train()
+        assert torch.allclose(lp, r.logprobs, atol=1e-5)
+        assert torch.allclose(ent, r.entropies, atol=1e-4)
+        assert (r.logprobs < 0).all() and r.sampled.all()
+
+
+def test_chord_at_t_ignores_the_melody_from_t_on(policy):
+    x = melodies(2, 30, seed=2)
+    base = rollout_online(policy, x, seed=11).chords
+    for t in (0, 9, 25):
+        y = x.copy()
+        y[:, t:] = VOCAB.melody_on(45)  # perturb the future
+        changed = rollout_online(policy, y, seed=11).chords
+        assert torch.equal(changed[:, :t + 1], base[:, :t + 1])
+    assert not torch.equal(changed, base) or True  # (the future may or may not change)
+    z = x.copy()
+    z[:, 3:] = VOCAB.melody_on(45)
+    assert not torch.equal(rollout_online(policy, z, seed=11).chords[:, 4:], base[:, 4:])
+
+
+def test_masking_never_emits_invalid_tokens(policy):
+    x = melodies(8, 60, seed=3)
+    r = rollout_online(policy, x, seed=0, temperature=3.0)  # hot: would pick anything unmasked
+    assert_well_formed(r.chords.numpy(), "chord")
+    unmasked = rollout_online(policy, x, seed=0, temperature=3.0, mask_invalid=False).chords.numpy()
+    assert not all(VOCAB.is_chord[t] or t == SILENCE for t in unmasked.ravel())  # the mask mattered
+    onsets = VOCAB.melody_on0 + (x[:, :5] - VOCAB.melody_on0) % VOCAB.n_pitches
+    m = sample_melody_continuation(policy, onsets, 40, seed=0, temperature=3.0)
+    assert_well_formed(m.melody.numpy(), "melody")
+    assert_well_formed(m.chords.numpy(), "chord")
+
+
+def test_allowed_tokens_hold_rule():
+    prev = torch.tensor([PAD, VOCAB.chord_on("C"), VOCAB.chord_hold("Am"), SILENCE])
+    allowed = allowed_tokens(prev, "chord")
+    holds = allowed[:, VOCAB.chord_hold0:]
+    assert holds.sum(1).tolist() == [0, 1, 1, 0]
+    assert allowed[1, VOCAB.chord_hold("C")] and allowed[2, VOCAB.chord_hold("Am")]
+    assert allowed[:, SILENCE].all() and not allowed[:, [PAD, BOS, EOS]].any()
+    assert not allowed[:, VOCAB.melody_on0:VOCAB.chord_on0].any()
+
+
+def test_sliding_window_runs_past_the_context_and_agrees_before_it(policy):
+    x = melodies(2, 80, seed=4)  # 4x the context
+    long = rollout_online(policy, x, seed=5)
+    short = rollout_online(policy, x[:, :20], seed=5)  # fits: no window needed
+    assert long.chords.shape == (2, 80)
+    assert torch.equal(long.chords[:, :20], short.chords)
+    assert torch.allclose(long.logprobs[:, :20], short.logprobs, atol=1e-6)
+    assert_well_formed(long.chords.numpy(), "chord")
+
+
+def test_prefix_seed_and_melody_end(policy):
+    x = melodies(2, 24, seed=6)
+    prefix = np.full((2, 6), VOCAB.chord_on("G"))
+    prefix[:, 1:] = VOCAB.chord_hold("G")
+    r = rollout_online(policy, x, chord_prefix=prefix, seed=1)
+    assert torch.equal(r.chords[:, :6], torch.as_tensor(prefix))
+    assert not r.sampled[:, :6].any() and r.sampled[:, 6:].all() and (r.logprobs[:, :6] == 0).all()
+    assert torch.equal(rollout_online(policy, x, seed=1).chords, rollout_online(policy, x, seed=1).chords)
+    assert not torch.equal(rollout_online(policy, x, seed=1).chords, rollout_online(policy, x, seed=2).chords)
+    ended = x.copy()
+    ended[0, 15:] = PAD  # the first melody ends early
+    r = rollout_online(policy, ended, seed=1, return_entropy=True)
+    assert (r.chords[0, 15:] == PAD).all() and (r.logprobs[0, 15:] == 0).all()
+    assert (r.entropies[0, 15:] == 0).all() and not r.sampled[0, 15:].any()
+    stream = r.stream()
+    assert stream[0, 0] == BOS and stream[0, 31] == EOS and (stream[0, 32:] == PAD).all()
+    assert stream[1, -1] == EOS and torch.equal(stream[1, 1:-1:2], r.chords[1])
+    greedy = [rollout_online(policy, x, seed=s, temperature=0).chords for s in (1, 2)]
+    assert torch.equal(*greedy)
+
+
+def test_session_step_by_step_equals_the_batched_rollout(policy):
+    x = melodies(1, 45, seed=8)[0]  # past the context: slides inside the session too
+    r = rollout_online(policy, x[None], seed=9, temperature=0.9)
+    s = OnlineSession(policy, seed=9, temperature=0.9)
+    chords = [s.next_chord()]
+    for tok in x[:-1]:
+        chords.append(s.step(int(tok)))
+    assert chords == r.chords[0].tolist()
+    assert s.frame == 44
+
+
+def test_session_clone_force_and_imagine(policy):
+    s = OnlineSession(policy, seed=0)
+    for tok in melodies(1, 10, seed=9)[0]:
+        s.step(int(tok))
+    plan = s.clone()
+    imagined = [plan.imagine_melody() for _ in range(1)]
+    plan.step(imagined[0])
+    assert plan.frame == 11 and s.frame == 10  # the original did not move
+    s.force_chord(VOCAB.chord_on("D"))
+    assert s.next_chord() == VOCAB.chord_on("D")
+    s.imagine_melody()
+    with pytest.raises(ValueError):
+        s.force_chord(VOCAB.chord_on("E"))
+    s.step(VOCAB.melody_on(62))
+    assert s.chords[-1] == VOCAB.chord_on("D") and s.melody[-1] == VOCAB.melody_on(62)
+
+
+def test_melody_continuation_keeps_what_is_given(policy):
+    x = melodies(2, 8, seed=10)
+    committed = np.full((2, 12), VOCAB.chord_on("F"))
+    r = sample_melody_continuation(policy, x, 30, chords=committed, seed=0)
+    assert r.melody.shape == (2, 30)
+    assert torch.equal(r.melody[:, :8], torch.as_tensor(x))
+    assert torch.equal(r.chords[:, :12], torch.as_tensor(committed))
+    assert (r.melody[:, 8:] != PAD).all()
+
+
+def test_sample_offline_is_well_formed():
+    torch.manual_seed(0)
+    anchor = OfflineAnchor(ModelConfig(n_layers=1, n_heads=2, d_model=32, max_len=CONTEXT))
+    x = melodies(3, 16, seed=11)
+    x[2, 10:] = PAD
+    y = sample_offline(anchor, x, seed=0, temperature=2.0)
+    assert y.shape == (3, 16) and (y[2, 10:] == PAD).all()
+    assert_well_formed(y[:2].numpy(), "chord")
+    assert torch.equal(y, sample_offline(anchor, x, seed=0, temperature=2.0))

@@ -1,0 +1,177 @@
+"""Notebook smoke runs (every notebooks/*.ipynb at SCALE=smoke through papermill) and the
+machinery behind them: minigapt.course and minigapt.notebook_tools."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from minigapt import course
+from minigapt.errors import MinigaptError
+from minigapt.notebook_tools import check, out_dir, read_results, to_jsonable, write_results
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+
+# Keys each notebook's results.json must hold at smoke scale (notebook stem -> keys).
+SMOKE_CELL_TIMEOUT_S = 600  # a hung cell fails its test instead of stalling CI
+
+EXPECTED_KEYS: dict[str, set[str]] = {
+    "01_tokenization": set(),  # TODO(lead): the keys notebook 01 writes
+}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[nb.name for nb in NOTEBOOKS])
+def test_notebook_runs_at_smoke_scale(path, tmp_path):
+    out = tmp_path / "out"
+    params = course.notebook_parameters(path, "smoke", out)
+    try:
+        course.run_notebook(path, tmp_path / path.name, params, cell_timeout=SMOKE_CELL_TIMEOUT_S)
+    except MinigaptError as err:
+        pytest.fail(str(err), pytrace=False)
+    results_file = out / "results.json"
+    assert results_file.is_file(), f"{path.name} wrote no results.json into OUT_DIR"
+    results = json.loads(results_file.read_text())
+    assert isinstance(results, dict) and results, f"{path.name}: results.json is not a non-empty object"
+    missing = EXPECTED_KEYS.get(path.stem, set()) - set(results)
+    assert not missing, f"{path.name}: results.json lacks {sorted(missing)}"
+
+
+# --- notebook_tools -------------------------------------------------------------------------
+
+def test_write_results_converts_numpy_and_replaces_atomically(tmp_path):
+    folder = tmp_path / "a" / "b"
+    path = write_results(folder, {"harmony": np.float32(0.25), "n": np.int64(3), "ok": np.bool_(True),
+                                  "curve": np.arange(3) / 2, "nan": float("nan"), "nested": {1: (2, 3)},
+                                  "where": folder})
+    assert path == folder / "results.json"
+    assert read_results(folder) == {"harmony": 0.25, "n": 3, "ok": True, "curve": [0.0, 0.5, 1.0],
+                                    "nan": None, "nested": {"1": [2, 3]}, "where": str(folder)}
+    write_results(folder, {"second": 1})
+    assert read_results(folder) == {"second": 1}
+    assert [p.name for p in folder.iterdir()] == ["results.json"], "no temporary file left behind"
+
+
+def test_write_results_rejects_what_json_cannot_hold(tmp_path):
+    with pytest.raises(MinigaptError, match=r"results\.model: cannot write a object"):
+        write_results(tmp_path, {"model": object()})
+    with pytest.raises(MinigaptError, match="must be a dict"):
+        write_results(tmp_path, [1, 2])
+    assert not (tmp_path / "results.json").exists()
+    with pytest.raises(MinigaptError, match="run the notebook"):
+        read_results(tmp_path)
+
+
+def test_to_jsonable_keeps_plain_values():
+    assert to_jsonable({"a": [1, 2.5, "x", None, False]}) == {"a": [1, 2.5, "x", None, False]}
+    assert to_jsonable(np.array(7)) == 7 and to_jsonable({3, 1, 2}) == [1, 2, 3]
+
+
+def test_check_prints_or_raises_with_hint(capsys):
+    check(1 + 1 == 2, "addition works")
+    assert capsys.readouterr().out == "✓ addition works\n"
+    with pytest.raises(AssertionError, match=r"✗ shapes match \(hint: transpose it\)"):
+        check(False, "shapes match", hint="transpose it")
+
+
+def test_out_dir_creates_the_folder(tmp_path):
+    assert out_dir(tmp_path / "x" / "y").is_dir()
+
+
+# --- minigapt.course ------------------------------------------------------------------------
+
+def make_notebook(path: Path, body: str, parameters: str = 'SCALE = "course"\nOUT_DIR = "out"\n'):
+    """A minimal nbformat-4 notebook, written as JSON (importing nbformat costs seconds)."""
+    def cell(kind, source, tags=()):
+        extra = {"outputs": [], "execution_count": None} if kind == "code" else {}
+        return {"cell_type": kind, "metadata": {"tags": list(tags)}, "source": source, **extra}
+
+    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+          "cells": [cell("markdown", "# throwaway"), cell("code", parameters, ["parameters"]),
+                    cell("code", body)]}
+    for i, c in enumerate(nb["cells"]):
+        c["id"] = f"cell-{i}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(nb))
+
+
+def test_find_notebooks_and_parameters(tmp_path):
+    nbs = tmp_path / "notebooks"
+    make_notebook(nbs / "02_b.ipynb", "pass")
+    make_notebook(nbs / "07_live_jam.ipynb", "pass", 'SCALE = "course"\nOUT_DIR = "o"\nINTERACTIVE = True\n')
+    make_notebook(nbs / "02_b-Copy1.ipynb", "pass")  # Lab's copies and scratch notebooks
+    make_notebook(nbs / "scratch.ipynb", "pass")     # are not part of the course
+    found = course.find_notebooks(nbs)
+    assert [p.name for p in found] == ["02_b.ipynb", "07_live_jam.ipynb"]
+    assert course.notebook_parameters(found[0], "smoke", tmp_path / "o") == {
+        "SCALE": "smoke", "OUT_DIR": str(tmp_path / "o")}
+    assert course.notebook_parameters(found[1], "smoke", tmp_path)["INTERACTIVE"] is False
+    assert course.find_notebooks(tmp_path / "missing") == []
+
+
+def test_course_with_no_notebooks_writes_an_empty_summary(tmp_path, capsys):
+    summary = course.run_course("smoke", tmp_path)
+    assert summary["results"] == {} and summary["seconds"] == {}
+    assert (tmp_path / "build" / "smoke" / "results.md").is_file()
+    assert "no notebooks to run" in capsys.readouterr().out
+
+
+def test_results_markdown_flattens_and_formats():
+    md = course.results_markdown("smoke", {"01_a": {"harmony": 0.123456, "d": {"x": 1}, "curve": list(range(50)),
+                                                    "name": "a|b\nc"}}, {"01_a": 2.0})
+    assert "| 01_a | harmony | 0.1235 |" in md and "| 01_a | d.x | 1 |" in md
+    assert "| 01_a | name | a\\|b c |" in md
+    assert "| 01_a | curve | [50 values] |" in md and "| total | 2.0 |" in md
+
+
+def test_course_runs_in_order_collects_results_and_names_the_failing_cell(tmp_path, monkeypatch):
+    nbs = tmp_path / "notebooks"
+    make_notebook(nbs / "01_ok.ipynb", "import os, sys\nimport numpy as np\n"
+                  "from minigapt.notebook_tools import write_results\n"
+                  "write_results(OUT_DIR, {'scale': SCALE, 'x': np.float32(0.5), "
+                  "'cwd': os.getcwd(), 'python': sys.executable})")
+    make_notebook(nbs / "02_bad.ipynb", "# a comment first\nraise ValueError('reward went NaN')")
+    make_notebook(nbs / "03_never.ipynb", "raise SystemExit('must not run after a failure')")
+    stale = tmp_path / "build" / "smoke" / "02_bad" / "results.json"
+    stale.parent.mkdir(parents=True)
+    stale.write_text('{"from": "an earlier run"}')
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    with pytest.raises(MinigaptError) as err:
+        course.run_course("smoke", tmp_path)
+    message = str(err.value)
+    assert "\n" not in message
+    assert "02_bad.ipynb failed in cell In [" in message and "ValueError: reward went NaN" in message
+    assert "raise ValueError" in message, "names the failing cell's code, not its comment"
+
+    build = tmp_path / "build" / "smoke"
+    assert (build / "01_ok.ipynb").is_file() and (build / "02_bad.ipynb").is_file()
+    assert not (build / "03_never.ipynb").exists()
+    summary = json.loads((build / "results.json").read_text())
+    ok = summary["results"]["01_ok"]
+    assert ok["scale"] == "smoke" and ok["x"] == 0.5
+    assert ok["cwd"] == str(nbs), "notebooks run in their own folder, as in Lab"
+    assert ok["python"] == sys.executable, "notebooks run on this (the venv's) Python"
+    assert set(summary["seconds"]) == {"01_ok"} and "02_bad" not in summary["results"]
+    assert "| 01_ok | scale | smoke |" in (build / "results.md").read_text()
+
+
+def test_course_main_reports_a_bad_scale_in_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SCALE", "huge")
+    assert course.main(["--root", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.strip() == ("minigapt course: unknown scale 'huge'; "
+                                               "choose one of smoke, course, paper")
+
+
+def test_a_timeout_names_the_cell_the_kernel_was_running(tmp_path):
+    executed = tmp_path / "01_x.ipynb"
+    make_notebook(executed, "import time\ntime.sleep(99)")
+    nb = json.loads(executed.read_text())
+    nb["cells"][1]["execution_count"], nb["cells"][2]["execution_count"] = 1, 2  # as papermill leaves it
+    executed.write_text(json.dumps(nb))
+    line = course._failure_line(executed, executed, TimeoutError("A cell timed out after 3 seconds."))
+    assert line.startswith("01_x.ipynb failed in cell In [2] ('import time'): TimeoutError: A cell timed out")
+    assert course._failure_line(executed, tmp_path / "missing.ipynb", RuntimeError("kernel died")) == (
+        f"01_x.ipynb failed: RuntimeError: kernel died (executed copy: {tmp_path / 'missing.ipynb'})")
