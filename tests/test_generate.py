@@ -11,6 +11,14 @@ from minigapt.music.tokens import BOS, EOS, PAD, SILENCE, VOCAB
 
 CONTEXT = 42  # tokens: 20 frames fit, longer melodies make the window slide
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models gain nothing from threads, and on a busy machine threads wait on each other."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
 
 @pytest.fixture(scope="module")
 def policy():

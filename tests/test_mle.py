@@ -19,6 +19,14 @@ from minigapt.train.mle import (TrainConfig, anchor_losses, frames_from_streams,
 
 PROGRESSION = [("C", [60, 64, 67]), ("F", [65, 69, 72]), ("G7", [67, 71, 74]), ("Am", [69, 72, 76])]
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models gain nothing from threads, and on a busy machine threads wait on each other."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
 
 def synthetic_songs(n, seed=0, bars=4):
     """Melodies that arpeggiate their chord, one chord per bar: learnable in a few steps."""

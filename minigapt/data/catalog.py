@@ -87,10 +87,11 @@ def resolve_data_dir(name: str, data_dir: str | Path | None = None) -> Path | No
         given = Path(data_dir).expanduser()
         if not given.is_dir():
             raise DataNotFound(f"data folder {given} does not exist")
-        return given / subdir if (given / subdir).is_dir() else given
+        # resolved, so the same folder named two ways shares one cache entry
+        return (given / subdir if (given / subdir).is_dir() else given).resolve()
     env = os.environ.get("MINIGAPT_DATA")
     if env and (Path(env).expanduser() / subdir).is_dir():
-        return Path(env).expanduser() / subdir
+        return (Path(env).expanduser() / subdir).resolve()
     if download_dir(name).is_dir():
         return download_dir(name)
     return None
@@ -204,7 +205,7 @@ def load_songs(name: str, data_dir: str | Path | None = None, *, cache_dir: str 
             if os.sep in name or path.suffix:
                 raise DataNotFound(f"no such file or folder: {path}")
             source_module(name)  # raises "unknown dataset ..."
-        module, root, source = source_module("files"), path, "files"
+        module, root, source = source_module("files"), path.resolve(), "files"
     try:
         units = [str(u) for u in module.find_units(root)]
     except DataNotFound:

@@ -25,7 +25,7 @@ from .music21_song import check_melody, parse_or_skip, to_frames, top_line
 from .nottingham import parse_abc_unit, split_unit, tune_units, tunes_of
 from .openewld import musicxml_to_song
 
-PARSER_VERSION = "2"  # 2: MusicXML kinds read per spec, tied-over pickup notes kept
+PARSER_VERSION = "3"  # 3: a full first bar that starts with a rest under no chord is a pickup
 DEFAULT_SUBDIR = None  # a path given by the user, never a folder under the data root
 
 ABC_SUFFIXES = {".abc"}

@@ -249,8 +249,8 @@ def check_melody(song: Song) -> Song:
 
 
 def _pickup_length(part) -> float:
-    """Quarter length of an under-filled first bar (0 if none)."""
-    from music21 import stream
+    """Quarter length of a pickup bar to drop (0 if none)."""
+    from music21 import harmony, stream
 
     measures = list(part.getElementsByClass(stream.Measure)[:2])
     if len(measures) < 2:
@@ -260,6 +260,15 @@ def _pickup_length(part) -> float:
         short = first.paddingLeft > 0 or first.barDurationProportion() < 1
     except Exception:  # no time signature in context
         short = False
+    # Lead sheets (Wikifonia/OpenEWLD) often write the pickup as a *full* bar: rests, then the
+    # upbeat, under no chord (or "N.C."). Treat such a bar as a pickup too, so frame 0 is the
+    # first harmonised downbeat as with an under-filled bar.
+    if not short:
+        sounding = list(first.recurse().notesAndRests.getElementsNotOfClass("Harmony"))
+        rest_first = bool(sounding) and sounding[0].isRest and float(sounding[0].offset) == 0.0
+        chorded = any(not isinstance(h, harmony.NoChord)
+                      for h in first.recurse().getElementsByClass(harmony.Harmony))
+        short = rest_first and not chorded
     return float(measures[1].offset - first.offset) if short else 0.0
 
 

@@ -37,7 +37,7 @@ from ..music.song import Song
 from .music21_song import (abc_field, name_abc_chord, parse_or_skip, read_abc_tune, read_text,
                            score_to_song, split_abc_tunes)
 
-PARSER_VERSION = "2"  # 2: MusicXML kinds read per spec, tied-over pickup notes kept
+PARSER_VERSION = "3"  # 3: a full first bar that starts with a rest under no chord is a pickup
 DEFAULT_SUBDIR = "nottingham"
 SOURCE = "nottingham"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import MinigaptError
 from .music21_song import name_harmony, parse_or_skip, read_musicxml, score_to_song
 
-PARSER_VERSION = "2"  # 2: MusicXML kinds read per spec, tied-over pickup notes kept
+PARSER_VERSION = "3"  # 3: a full first bar that starts with a rest under no chord is a pickup
 DEFAULT_SUBDIR = "openewld"
 SOURCE = "openewld"
 
