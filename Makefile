@@ -16,12 +16,13 @@ COURSE_ARGS ?=
 STAMP := $(VENV)/.minigapt-installed
 KERNEL := $(VENV)/share/jupyter/kernels/minigapt/kernel.json
 
-# Tests use the real datasets beside the repo when there (development machines and CI).
-# Only tests: `make course` runs as it would for a user (embedded default data, or the
-# MINIGAPT_DATA the caller sets).
+# Tests and the course use the real datasets in a data folder beside the repo when there
+# (development machines and CI keep them in ../shared/data). Elsewhere the course downloads
+# them, or runs on the embedded default with no network: `MINIGAPT_DATA= make course`
+# forces that path here too.
 ifeq ($(origin MINIGAPT_DATA),undefined)
   ifneq ($(wildcard ../shared/data),)
-    test: export MINIGAPT_DATA := $(abspath ../shared/data)
+    test course: export MINIGAPT_DATA := $(abspath ../shared/data)
   endif
 endif
 

@@ -20,7 +20,8 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 SMOKE_CELL_TIMEOUT_S = 600  # a hung cell fails its test instead of stalling CI
 
 EXPECTED_KEYS: dict[str, set[str]] = {
-    "01_tokenization": set(),  # TODO(lead): the keys notebook 01 writes
+    "01_tokenization": {"scale", "datasets", "vocab", "split_sizes", "example", "round_trip_ok",
+                        "batch_shape", "audio_backend"},
 }
 
 
@@ -38,6 +39,25 @@ def test_notebook_runs_at_smoke_scale(path, tmp_path):
     assert isinstance(results, dict) and results, f"{path.name}: results.json is not a non-empty object"
     missing = EXPECTED_KEYS.get(path.stem, set()) - set(results)
     assert not missing, f"{path.name}: results.json lacks {sorted(missing)}"
+    check_values = VALUE_CHECKS.get(path.stem)
+    if check_values:
+        check_values(results)
+
+
+def _check_01(r: dict) -> None:
+    assert r["scale"] == "smoke" and r["round_trip_ok"] is True
+    assert r["datasets"], "no dataset parsed"
+    for name, d in r["datasets"].items():
+        assert 0 < d["songs_kept"] <= d["songs_found"], name
+        assert d["songs_found"] == d["songs_kept"] + sum(d["skipped"].values()), name
+        assert d["frames"] > 0 and d["distinct_chords"] > 0, name
+    assert r["vocab"]["size"] == 4 + 2 * 88 + 2 * r["vocab"]["n_chords"]
+    assert r["example"]["n_tokens"] == 2 * r["example"]["n_frames"] + 2
+    assert r["batch_shape"][1] == 2 * 64 + 2  # smoke crops are 64 frames
+
+
+# Checks of the values a notebook wrote at smoke scale (notebook stem -> function).
+VALUE_CHECKS = {"01_tokenization": _check_01}
 
 
 # --- notebook_tools -------------------------------------------------------------------------
