@@ -86,4 +86,4 @@ def test_data_json_on_real_nottingham():
     assert DATA_KEYS <= set(out)
     assert out["songs_found"] == 12 and out["songs_kept"] + sum(out["skipped"].values()) == 12
     assert out["frames"] > 0 and out["distinct_chords"] > 3
-    assert out["source_dir"] == str(data / "nottingham")
+    assert out["source_dir"] == str((data / "nottingham").resolve())
