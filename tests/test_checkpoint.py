@@ -9,7 +9,7 @@ from minigapt.errors import MinigaptError
 from minigapt.models.anchor import OfflineAnchor
 from minigapt.models.checkpoint import (load_checkpoint, load_model, resolve_checkpoint,
                                         save_checkpoint)
-from minigapt.models.decoder import ModelConfig, OnlinePolicy
+from minigapt.models.decoder import ModelConfig, OnlinePolicy, ValueModel
 from minigapt.music.tokens import VOCAB
 
 CFG = ModelConfig(n_layers=1, n_heads=2, d_model=32, max_len=34)
@@ -56,12 +56,16 @@ def test_round_trip_keeps_weights_and_configs(saved):
     assert ckpt.train_config == {"steps": 3} and ckpt.meta["steps_done"] == 3
     loaded = load_model(path, kind="online")
     assert isinstance(loaded, OnlinePolicy) and not loaded.training
-    assert loaded.head.weight is loaded.embed.weight  # tying survives the round trip
+    assert loaded.head is None and loaded.cfg == model.cfg
     x = torch.randint(4, VOCAB.size, (2, 9))
     model.eval()
     assert torch.equal(loaded(x), model(x))
     anchor_path = save_checkpoint(path.parent / "anchor.pt", OfflineAnchor(CFG))
     assert isinstance(load_model(anchor_path), OfflineAnchor)
+    critic = ValueModel(model)
+    torch.nn.init.normal_(critic.value.weight)
+    critic_path = save_checkpoint(path.parent / "critic.pt", critic)
+    assert torch.equal(load_model(critic_path, kind="critic")(x), critic(x))
 
 
 def test_names_resolve_to_own_run_then_shipped(saved, tmp_path, monkeypatch):

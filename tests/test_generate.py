@@ -112,6 +112,27 @@ def test_sliding_window_runs_past_the_context_and_agrees_before_it(policy):
     assert_well_formed(long.chords.numpy(), "chord")
 
 
+def test_window_after_a_slide_is_bos_plus_the_last_frames_from_a_hop_boundary(policy):
+    x = torch.as_tensor(melodies(1, 40, seed=12))
+    r = rollout_online(policy, x, seed=0, return_entropy=True)
+    stream = r.stream()[0]
+    policy.eval()
+    for t in (25, 33, 39):  # frames whose chord was chosen after the window slid
+        start = 0
+        while 1 + 2 * t - 2 * start > CONTEXT:  # the rule: slide by 8 frames until it fits
+            start += 8
+        window = torch.cat([stream[:1], stream[1 + 2 * start:1 + 2 * t]])[None]
+        assert window[0, 1] == r.chords[0, start]  # the window opens on a chord token
+        logits = policy(window)[0, -1] + allowed_mask_row(r.chords[0, t - 1])
+        expected = torch.log_softmax(logits, -1)[r.chords[0, t]]
+        assert torch.allclose(expected, r.logprobs[0, t], atol=1e-5)
+    policy.train()
+
+
+def allowed_mask_row(prev_chord):
+    return torch.where(allowed_tokens(prev_chord[None], "chord")[0], 0.0, float("-inf"))
+
+
 def test_prefix_seed_and_melody_end(policy):
     x = melodies(2, 24, seed=6)
     prefix = np.full((2, 6), VOCAB.chord_on("G"))

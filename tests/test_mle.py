@@ -14,7 +14,7 @@ from minigapt.models.checkpoint import load_checkpoint
 from minigapt.models.decoder import ModelConfig, OnlinePolicy
 from minigapt.music.song import ChordEvent, Note, Song, normalize_song
 from minigapt.music.tokens import BOS, EOS, PAD, VOCAB, interleave
-from minigapt.train.mle import (TrainConfig, anchor_losses, frames_from_streams, lr_at, policy_losses,
+from minigapt.train.mle import (TrainConfig, frames_from_streams, lr_at, policy_losses,
                                 train_offline, train_online, train_or_load)
 
 PROGRESSION = [("C", [60, 64, 67]), ("F", [65, 69, 72]), ("G7", [67, 71, 74]), ("Am", [69, 72, 76])]

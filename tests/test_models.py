@@ -1,10 +1,11 @@
 """The online policy and the offline anchor: shapes, KV cache, information flow (tiny random models)."""
+import numpy as np
 import pytest
 import torch
 
 from minigapt.models.anchor import OfflineAnchor
 from minigapt.models.decoder import (KVCache, ModelConfig, OnlinePolicy, ValueModel, build_stream,
-                                     count_parameters)
+                                     count_parameters, token_features)
 from minigapt.music.tokens import PAD, VOCAB
 
 TINY = ModelConfig(n_layers=2, n_heads=2, d_model=32, dropout=0.0, max_len=66)
@@ -46,16 +47,43 @@ def test_forward_shapes_and_hidden(policy):
     logits, hidden = policy(stream, return_hidden=True)
     assert logits.shape == (3, 21, VOCAB.size) and hidden.shape == (3, 21, TINY.d_model)
     critic = ValueModel(policy)
+    assert critic.body is not policy  # a copy: training the critic leaves the policy alone
     assert critic(stream).shape == (3, 21)
     assert torch.all(critic(stream) == 0)  # zero-initialised head: starts as a neutral baseline
+    torch.nn.init.normal_(critic.value.weight)
+    assert torch.allclose(critic.chord_values(melody, chords), critic(stream)[:, 0:20:2])
 
 
 def test_head_is_tied_to_the_embedding(policy):
-    assert policy.head.weight is policy.embed.weight
+    assert policy.head is None
+    stream = build_stream(*random_frames(1, 5))
+    logits, hidden = policy(stream, return_hidden=True)
+    assert torch.allclose(logits, hidden @ policy.embed.matrix().T, atol=1e-5)
     untied = OnlinePolicy(ModelConfig(n_layers=1, n_heads=2, d_model=32, tie_head=False))
-    assert untied.head.weight is not untied.embed.weight
     assert count_parameters(untied) == count_parameters(OnlinePolicy(
         ModelConfig(n_layers=1, n_heads=2, d_model=32))) + VOCAB.size * 32
+
+
+def test_factorised_embedding_shares_musical_parts():
+    feats = token_features()
+    c_major, e_melody = VOCAB.chord_on("C"), VOCAB.melody_on(64)
+    pcs = slice(5, 17)  # the pitch-class columns, shared by melody and chords
+    assert feats[e_melody, pcs].argmax() == 4 and np.allclose(feats[c_major, pcs][[0, 4, 7]], 1 / 3)
+    assert (feats[VOCAB.chord_on("D"), pcs] == np.roll(feats[c_major, pcs], 2)).all()
+    torch.manual_seed(0)
+    model = OnlinePolicy(ModelConfig(n_layers=1, n_heads=2, d_model=32))
+    plain = OnlinePolicy(ModelConfig(n_layers=1, n_heads=2, d_model=32, factorized_embedding=False))
+    assert count_parameters(model) == count_parameters(plain) + feats.shape[1] * 32
+    with torch.no_grad():
+        cached = model.embed.matrix()
+        assert model.embed.matrix() is cached  # generation reuses it
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    model(torch.tensor([[1, c_major, e_melody]])).sum().backward()
+    opt.step()  # weights change in place: the cache must notice
+    with torch.no_grad():
+        assert not torch.allclose(model.embed.matrix(), cached)
+        expected = model.embed.table.weight + model.embed.features @ model.embed.parts
+        assert torch.allclose(model.embed.matrix(), expected)
 
 
 def test_kv_cache_matches_full_forward(policy):

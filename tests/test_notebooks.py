@@ -22,6 +22,8 @@ SMOKE_CELL_TIMEOUT_S = 600  # a hung cell fails its test instead of stalling CI
 EXPECTED_KEYS: dict[str, set[str]] = {
     "01_tokenization": {"scale", "datasets", "vocab", "split_sizes", "example", "round_trip_ok",
                         "batch_shape", "audio_backend"},
+    "03_reward_models": {"scale", "components", "test_crops", "retrieval", "classification", "pair_rewards",
+                         "trivial", "any_hack_at_least_real", "diversity", "targets", "train_seconds"},
 }
 
 
@@ -56,8 +58,51 @@ def _check_01(r: dict) -> None:
     assert r["batch_shape"][1] == 2 * 64 + 2  # smoke crops are 64 frames
 
 
+def _check_03(r: dict) -> None:
+    assert r["scale"] == "smoke"
+    kinds = {n.split("/")[0] for n in r["components"]}
+    assert kinds == {"contrastive", "discriminative", "rhythm_contrastive", "rhythm_discriminative"}
+    n = r["test_crops"]
+    assert n >= 2 and sum(r["test_sources"].values()) == n
+    assert set(r["retrieval"]) == {c for c in r["components"] if c.split("/")[0].endswith("contrastive")}
+    for name, t in r["retrieval"].items():
+        assert t["n"] == n, name
+        for direction in ("melody_to_chords", "chords_to_melody"):
+            d = t[direction]
+            assert 0 <= d["R@1"] <= d["R@5"] <= d["R@10"] <= 1, (name, d)
+            assert d["R@1"] <= d["mAP@10"] <= 1, (name, d)  # 1/rank is 1 on every R@1 hit
+        assert t["chance"]["R@1"] == min(1 / n, 1.0) and t["chance"]["R@10"] == min(10 / n, 1.0)
+    assert set(r["classification"]) == {c for c in r["components"] if c.split("/")[0].endswith("discriminative")}
+    for name, fakes in r["classification"].items():
+        assert set(fakes) == ({"re-paired", "shifted"} if name.startswith("rhythm") else {"re-paired"}), name
+        for c in fakes.values():
+            assert c["n_true"] == n and c["n_fake"] == n
+            assert all(0 <= c[k] <= 1 for k in ("precision", "recall", "f1", "accuracy"))
+            p, q = c["precision"], c["recall"]
+            assert abs(c["f1"] - (2 * p * q / (p + q) if p + q else 0.0)) < 1e-9
+    assert set(r["pair_rewards"]) == {"true pairs", "re-paired", "random chords"}
+    assert all(isinstance(v, float) for v in r["pair_rewards"].values()), "R_coh must be finite (JSON null if not)"
+    t = r["trivial"]
+    assert {"real chords", "tonic held", "best held triad", "best triad struck every bar", "tonic-dominant",
+            "most frequent chord of the key", "random chords"} == set(t)
+    hacks = [k for k in t if k not in ("real chords", "random chords")]
+    # "some hack >= real" holds for a melody whenever one particular hack does
+    assert max(t[k]["share_at_least_real"] for k in hacks) <= r["any_hack_at_least_real"] <= 1
+    assert t["real chords"]["share_at_least_real"] == 1.0
+    # the best held triad is searched over the tonic's triad too: never below the tonic held
+    assert t["best held triad"]["r_coh"] >= t["tonic held"]["r_coh"] - 1e-4
+    assert abs(t["real chords"]["r_coh"] - r["pair_rewards"]["true pairs"]) < 1e-3
+    for v in t.values():
+        assert 0 <= v["harmony"] <= 1 and v["penalty"] <= 0 and 0 <= v["share_at_least_real"] <= 1
+    d = r["diversity"]
+    assert d["best held triad"]["distinct_chords_per_sequence"] == 1.0
+    assert all(1 - 1e-6 <= v["vendi"] <= n + 1e-6 for v in d.values())  # between 1 and the number of rows
+    assert all(isinstance(v, bool) for v in r["targets"].values())
+    assert all(v > 0 for v in r["train_seconds"].values())
+
+
 # Checks of the values a notebook wrote at smoke scale (notebook stem -> function).
-VALUE_CHECKS = {"01_tokenization": _check_01}
+VALUE_CHECKS = {"01_tokenization": _check_01, "03_reward_models": _check_03}
 
 
 # --- notebook_tools -------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Reward models: InfoNCE by hand, fakes, determinism and batch-order invariance of the
-ensemble, a smoke training run that learns, checkpoints, and a smoke run on real data."""
+ensemble, a smoke training run that learns, checkpoints, a smoke run on real data, and the
+analysis helpers (retrieval / classification metrics, keys, trivial accompaniments) by hand."""
 import math
 
 import numpy as np
@@ -9,6 +10,7 @@ import torch
 from minigapt.errors import MinigaptError
 from minigapt.music.chords import chord_name, chord_pitch_classes
 from minigapt.music.tokens import PAD, SILENCE, VOCAB, interleave
+from minigapt.rewards import analysis
 from minigapt.rewards.contrastive import ContrastiveReward, info_nce
 from minigapt.rewards.discriminative import (DiscriminativeReward, into_melody_key, random_derangement,
                                              repair_negatives)
@@ -226,3 +228,94 @@ def test_smoke_run_on_real_data(dataset_dir, tmp_path):
     back = load_ensemble(tmp_path / "rewards")
     assert back.names == ["contrastive/0", "rhythm_discriminative/0"]
     assert torch.allclose(back.mean, ens.mean)
+
+
+# --- analysis: retrieval, classification, keys, trivial accompaniments ----------------------
+def test_retrieval_metrics_by_hand():
+    # melody 0 finds its chords first; melody 1 ranks its own second; melody 2 third
+    sim = np.array([[0.9, 0.1, 0.0],
+                    [0.8, 0.5, 0.1],
+                    [0.7, 0.6, 0.2]])
+    r = analysis.retrieval_metrics(sim, ks=(1, 2), map_k=10)
+    m2c, c2m = r["melody_to_chords"], r["chords_to_melody"]
+    assert m2c["R@1"] == pytest.approx(1 / 3) and m2c["R@2"] == pytest.approx(2 / 3)
+    assert m2c["mAP@10"] == pytest.approx((1 + 1 / 2 + 1 / 3) / 3)
+    # columns: chords 0 -> melody 0 best (0.9); chords 1 -> melody 2 (0.6) beats melody 1 (0.5);
+    # chords 2 -> melody 2 (0.2) beats the others: ranks 1, 2, 1
+    assert c2m["R@1"] == pytest.approx(2 / 3) and c2m["mAP@10"] == pytest.approx((1 + 0.5 + 1) / 3)
+    assert r["chance"]["R@1"] == pytest.approx(1 / 3) and r["chance"]["R@2"] == pytest.approx(2 / 3)
+    assert r["chance"]["mAP@10"] == pytest.approx((1 + 1 / 2 + 1 / 3) / 3)
+
+
+def test_retrieval_ties_count_against_the_true_partner():
+    r = analysis.retrieval_metrics(np.zeros((4, 4)), ks=(1, 4))
+    assert r["melody_to_chords"]["R@1"] == 0.0 and r["melody_to_chords"]["R@4"] == 1.0
+    assert analysis.retrieval_metrics(np.eye(5))["chords_to_melody"]["R@1"] == 1.0
+
+
+def test_contrastive_retrieval_uses_the_reward_as_similarity():
+    torch.manual_seed(0)
+    m = ContrastiveReward(dim=32, n_layers=1, n_heads=2, proj_dim=32, frames_per_position=4)
+    x, y = streams_to_frames(SyntheticSampler(32, 3).sample(6))
+    r = analysis.contrastive_retrieval(m, x, y, ks=(1,))
+    sim = torch.stack([m.score(x, np.repeat(y[j:j + 1], 6, 0)) for j in range(6)], 1).detach().numpy()
+    assert r == analysis.retrieval_metrics(sim, ks=(1,))
+
+
+def test_classification_metrics_by_hand():
+    c = analysis.classification_metrics([0.9, 0.8, 0.4, 0.6], [0.7, 0.2, 0.1, 0.3])
+    # tp 3, fn 1, fp 1, tn 3
+    assert c["precision"] == pytest.approx(0.75) and c["recall"] == pytest.approx(0.75)
+    assert c["f1"] == pytest.approx(0.75) and c["accuracy"] == pytest.approx(0.75)
+    none = analysis.classification_metrics([0.1, 0.2], [0.3])
+    assert none["precision"] == 0.0 and none["f1"] == 0.0 and none["accuracy"] == pytest.approx(1 / 3)
+
+
+def melody_of(pitches, d=4):
+    x = []
+    for p in pitches:
+        x += [VOCAB.melody_on(p)] + [VOCAB.melody_hold(p)] * (d - 1)
+    return np.array(x)
+
+
+def test_estimate_key():
+    assert analysis.estimate_key(melody_of([60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60])) == (0, "major")
+    assert analysis.estimate_key(melody_of([69, 72, 76, 69, 71, 72, 74, 76, 69, 64, 69])) == (9, "minor")
+    assert analysis.estimate_key(melody_of([67, 71, 74, 66, 67, 69, 71, 74, 67])) == (7, "major")
+    assert analysis.estimate_key(np.full(8, SILENCE)) == (0, "major")
+
+
+def test_trivial_accompaniments_are_valid_chord_parts():
+    x = melody_of([60, 64, 67, 72] * 2)  # 32 frames: two bars
+    x = np.concatenate([x, [PAD] * 4])[None]
+    held = analysis.held_chord(x, "C")[0]
+    assert held[0] == VOCAB.chord_on("C") and set(held[1:32]) == {VOCAB.chord_hold("C")}
+    assert list(held[32:]) == [PAD] * 4
+    td = analysis.tonic_dominant(x, [(0, "major")])[0]
+    assert td[0] == VOCAB.chord_on("C") and td[16] == VOCAB.chord_on("G") and td[17] == VOCAB.chord_hold("G")
+    assert analysis.dominant_chord(9, "minor") == "E"
+    rnd = analysis.random_chords(x, np.random.default_rng(0))[0]
+    assert VOCAB.is_chord[rnd[:32]].all() and VOCAB.is_onset[rnd[0]] and rnd[35] == PAD
+    ids = np.array([[0, 0, -1, 3, 3]])
+    assert list(analysis.chord_frames_from_ids(ids)[0]) == [VOCAB.chord_on0, VOCAB.chord_hold0, SILENCE,
+                                                          VOCAB.chord_on0 + 3, VOCAB.chord_hold0 + 3]
+    assert len(analysis.triad_names()) == 24 and len(set(analysis.triad_names())) == 24
+
+
+def test_most_frequent_chord_of_key_moves_to_the_tonic():
+    song = melody_of([60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60])  # C major, 44 frames
+    chords = np.concatenate([analysis.held_chord(song[None, :30], "G")[0],
+                             analysis.held_chord(song[None, :14], "C")[0]])
+    counts = analysis.chord_degree_counts([(song, chords)])
+    assert counts["major"][(7, "")] == 30 and counts["major"][(0, "")] == 14
+    assert analysis.most_frequent_chord_of_key(counts, 2, "major") == "A"  # V of D
+    assert analysis.most_frequent_chord_of_key(counts, 9, "minor") == "Am"  # nothing counted: tonic
+
+
+def test_restruck_chord_and_pair_to_song():
+    x = melody_of([60, 64, 67, 72] * 2)  # two bars
+    y = analysis.held_chord(x, "F", strike_every=16)[0]
+    assert [t for t in range(32) if VOCAB.is_onset[y[t]]] == [0, 16]
+    song = analysis.pair_to_song(np.concatenate([x, [PAD] * 3]), np.concatenate([y, [PAD] * 3]))
+    assert song.n_frames == 32 and [c.chord for c in song.chords] == ["F", "F"]
+    assert [n.pitch for n in song.melody] == [60, 64, 67, 72] * 2

@@ -19,7 +19,7 @@ from ..music.tokens import VOCAB
 
 
 def _policy(scale: str, max_len: int | None = None, seed: int = 0):
-    from ..models.decoder import ModelConfig, OnlinePolicy
+    from ..models.decoder import OnlinePolicy
     from ..train.mle import TrainConfig
 
     cfg = TrainConfig.preset(scale).model  # the context a trained policy of this scale has

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from ..music.tokens import BOS, PAD
-from .decoder import Block, KVCache, ModelConfig, Rotary, causal_mask_after, init_weights
+from .decoder import (Block, KVCache, ModelConfig, Rotary, TokenEmbedding, causal_mask_after,
+                      init_weights)
 
 
 class OfflineAnchor(nn.Module):
@@ -28,18 +30,16 @@ class OfflineAnchor(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
-        self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)  # melody and chord tokens alike
+        self.embed = TokenEmbedding(cfg)  # melody and chord tokens alike
         self.drop = nn.Dropout(cfg.dropout)
         self.encoder = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.enc_norm = nn.RMSNorm(cfg.d_model)
         self.bridge = nn.Linear(cfg.d_model, cfg.d_model, bias=False)  # melody summary -> decoder
         self.decoder = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.norm = nn.RMSNorm(cfg.d_model)
-        self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        self.head = None if cfg.tie_head else nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self.rotary = Rotary(cfg.d_model // cfg.n_heads, cfg.rope_base)
         init_weights(self, 2 * cfg.n_layers)
-        if cfg.tie_head:
-            self.head.weight = self.embed.weight
 
     def encode(self, melody: torch.Tensor) -> torch.Tensor:
         """melody frames [B, T] -> per-frame summaries of the whole melody [B, T, d] (PAD frames
@@ -65,7 +65,8 @@ class OfflineAnchor(nn.Module):
             h = block(h, rope, causal=True, mask=mask, cache=cache, layer=i)
         if cache is not None:
             cache.length += prev_chords.shape[1]
-        return self.head(self.norm(h))
+        h = self.norm(h)
+        return F.linear(h, self.embed.matrix()) if self.head is None else self.head(h)
 
     def chord_logits(self, melody: torch.Tensor, chords: torch.Tensor) -> torch.Tensor:
         """Teacher-forced: [B, T] melody and chord frames -> [B, T, vocab]; [:, t] is the

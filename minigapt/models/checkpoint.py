@@ -24,7 +24,7 @@ from .. import __version__
 from ..errors import MinigaptError
 from ..music.tokens import VOCAB
 from .anchor import OfflineAnchor
-from .decoder import ModelConfig, OnlinePolicy
+from .decoder import ModelConfig, OnlinePolicy, ValueModel
 
 FORMAT = 1
 CHECKPOINT_NAME = "model.pt"  # inside a run folder
@@ -33,6 +33,7 @@ CHECKPOINT_NAME = "model.pt"  # inside a run folder
 MODEL_BUILDERS: dict[str, Callable[[dict], torch.nn.Module]] = {
     "online": lambda d: OnlinePolicy(ModelConfig.from_dict(d)),
     "offline": lambda d: OfflineAnchor(ModelConfig.from_dict(d)),
+    "critic": lambda d: ValueModel(OnlinePolicy(ModelConfig.from_dict(d))),
 }
 
 

@@ -6,15 +6,24 @@ melody too, paper 3.1), which lets the live engine ask it to imagine the player'
 
 Architecture (paper C.1): pre-norm blocks with RMSNorm, rotary position embeddings (RoPE),
 SwiGLU feed-forward, dropout; the output head is tied to the token embedding (the vocabulary is
-small, so tying saves little, but it regularises the small course-scale models). `forward` takes
+small, so tying saves little, but it regularises the small course-scale models). At smoke and
+course scale the token embedding is *factorised* (TokenEmbedding): each token's vector is a free
+vector plus shared vectors of its musical parts (pitch class, octave, chord root, quality, the
+chord's pitch classes), so what is learnt about one pitch or chord carries over to its
+transpositions and "is this note in this chord" is nearly linear from the start (in our course
+checks the loss fell faster: 0.83 vs 1.24 after 75 steps; the paper's model uses a plain table,
+and so does the paper preset). `forward` takes
 an optional `KVCache` so that generating one token at a time costs O(T) instead of O(T^2), and
 `return_hidden=True` exposes the final hidden state for the RL critic's scalar value head.
 """
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, fields
+from functools import lru_cache
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -31,18 +40,20 @@ class ModelConfig:
     """Transformer blocks (the offline anchor uses this many in its encoder AND its decoder)."""
     n_heads: int = 4
     """Attention heads; d_model must divide by it."""
-    d_model: int = 192
+    d_model: int = 128
     """Width of the residual stream."""
     d_ff: int = 0
     """SwiGLU hidden width; 0 = the usual 8/3 * d_model rounded up to a multiple of 32."""
-    dropout: float = 0.1
+    dropout: float = 0.0
     """Dropout on embeddings and residual branches (training only; not on attention weights)."""
-    max_len: int = 514
+    max_len: int = 258
     """Context in tokens. Training crops must fit; generation slides a window beyond it."""
     rope_base: float = 10000.0
     """RoPE frequency base."""
     tie_head: bool = True
     """Tie the output head to the token embedding."""
+    factorized_embedding: bool = True
+    """Token vectors = free vector + shared vectors of musical parts (see TokenEmbedding)."""
     vocab_size: int = VOCAB.size
     """Number of token ids (the shared vocabulary, music.tokens.VOCAB)."""
 
@@ -59,9 +70,10 @@ class ModelConfig:
         check_scale(scale)
         if scale == "smoke":  # trains in seconds; only proves the pipeline runs
             return cls(n_layers=2, n_heads=2, d_model=64, dropout=0.0, max_len=130)
-        if scale == "course":  # sized for ~10 min of training on 2 CPU cores (see TrainConfig)
+        if scale == "course":  # 0.88M parameters: ~0.86 s per batch of 32 x 258 tokens on 2 cores
             return cls(n_layers=4, n_heads=4, d_model=128, dropout=0.0, max_len=258)
-        return cls(n_layers=8, n_heads=8, d_model=512, dropout=0.1, max_len=514)  # paper C.1
+        return cls(n_layers=8, n_heads=8, d_model=512, dropout=0.1, max_len=514,
+                   factorized_embedding=False)  # paper C.1
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
@@ -94,6 +106,72 @@ class KVCache:
 
 
 # --- building blocks (shared with the offline anchor and later encoders) -------------------
+@lru_cache(maxsize=4)
+def token_features(vocab=VOCAB) -> np.ndarray:
+    """float32 [vocab, n_features]: the musical parts of every token, one-hot or multi-hot:
+    kind (special / melody onset / melody hold / chord onset / chord hold), pitch class (a
+    melody note's, or the mean over a chord's pitch classes: the same 12 columns), octave,
+    chord root, chord quality."""
+    from ..music.chords import QUALITY_NAMES, split_chord_name
+
+    V = vocab.size
+    kind = np.zeros((V, 5), np.float32)
+    pc = np.zeros((V, 12), np.float32)
+    octave = np.zeros((V, 10), np.float32)
+    root = np.zeros((V, 12), np.float32)
+    quality = np.zeros((V, len(QUALITY_NAMES)), np.float32)
+    kind[:vocab.melody_on0, 0] = 1
+    for tok in range(vocab.melody_on0, V):
+        onset = bool(vocab.is_onset[tok])
+        if vocab.is_melody[tok]:
+            p = int(vocab.pitch_of[tok])
+            kind[tok, 1 if onset else 2] = 1
+            pc[tok, p % 12] = 1
+            octave[tok, p // 12 - 1] = 1
+        else:
+            c = int(vocab.chord_of[tok])
+            r, q = split_chord_name(vocab.chord_names[c])
+            kind[tok, 3 if onset else 4] = 1
+            pc[tok] = vocab.chord_pc_mask[c] / vocab.chord_pc_mask[c].sum()
+            root[tok, r] = 1
+            quality[tok, QUALITY_NAMES.index(q)] = 1
+    return np.concatenate([kind, pc, octave, root, quality], axis=1)
+
+
+class TokenEmbedding(nn.Module):
+    """Token ids -> vectors; the same matrix serves as the tied output head.
+
+    Factorised: matrix = free table + token_features @ parts, i.e. every token's vector is its
+    own plus the shared vectors of its parts. Under no_grad (generation) the matrix is cached
+    until the weights change."""
+
+    def __init__(self, cfg: "ModelConfig"):
+        super().__init__()
+        self.table = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.factorized = cfg.factorized_embedding
+        if self.factorized:
+            if cfg.vocab_size != VOCAB.size:
+                raise ValueError("a factorised embedding needs the shared vocabulary")
+            self.register_buffer("features", torch.tensor(token_features()), persistent=False)
+            self.parts = nn.Parameter(torch.zeros(self.features.shape[1], cfg.d_model))
+        self._cached, self._cache_key = None, None
+
+    def matrix(self) -> torch.Tensor:
+        """[vocab, d_model]."""
+        if not self.factorized:
+            return self.table.weight
+        if torch.is_grad_enabled():
+            return self.table.weight + self.features @ self.parts
+        key = (self.table.weight._version, self.parts._version, self.table.weight.data_ptr(),
+               self.parts.data_ptr(), self.parts.device)
+        if key != self._cache_key:
+            self._cached, self._cache_key = self.table.weight + self.features @ self.parts, key
+        return self._cached
+
+    def forward(self, tokens: torch.Tensor, matrix: torch.Tensor | None = None) -> torch.Tensor:
+        return F.embedding(tokens, self.matrix() if matrix is None else matrix)
+
+
 class Rotary(nn.Module):
     """Rotary position embeddings as complex rotations e^(i * pos * freq), grown on demand."""
 
@@ -208,14 +286,12 @@ class OnlinePolicy(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
-        self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.embed = TokenEmbedding(cfg)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.norm = nn.RMSNorm(cfg.d_model)
-        self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        self.head = None if cfg.tie_head else nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self.rotary = Rotary(cfg.d_model // cfg.n_heads, cfg.rope_base)
         init_weights(self, cfg.n_layers)
-        if cfg.tie_head:
-            self.head.weight = self.embed.weight
 
     def forward(self, tokens: torch.Tensor, cache: KVCache | None = None,
                 return_hidden: bool = False, last_only: bool = False):
@@ -230,7 +306,8 @@ class OnlinePolicy(nn.Module):
             raise ValueError(f"KV cache full ({cache.capacity} tokens)")
         rope = self.rotary(start, n)
         mask = causal_mask_after(start, n, tokens.device)
-        h = self.embed(tokens)
+        matrix = self.embed.matrix()
+        h = self.embed(tokens, matrix)
         if self.training and self.cfg.dropout:
             h = F.dropout(h, self.cfg.dropout, True)
         for i, block in enumerate(self.blocks):
@@ -238,7 +315,7 @@ class OnlinePolicy(nn.Module):
         if cache is not None:
             cache.length += n
         h = self.norm(h[:, -1:] if last_only else h)
-        logits = self.head(h)
+        logits = F.linear(h, matrix) if self.head is None else self.head(h)
         return (logits, h) if return_hidden else logits
 
     def chord_logits(self, melody: torch.Tensor, chords: torch.Tensor) -> torch.Tensor:
@@ -249,11 +326,15 @@ class OnlinePolicy(nn.Module):
 
 
 class ValueModel(nn.Module):
-    """The RL critic: a copy of a policy body with a scalar head on the final hidden state."""
+    """The RL critic (paper C.1): a *copy* of a policy (so training it leaves the policy alone)
+    with a scalar head on the final hidden state, zero-initialised."""
+
+    kind = "critic"
 
     def __init__(self, policy: OnlinePolicy):
         super().__init__()
-        self.body = policy
+        self.body = copy.deepcopy(policy)
+        self.cfg = policy.cfg
         self.value = nn.Linear(policy.cfg.d_model, 1)
         nn.init.zeros_(self.value.weight)
         nn.init.zeros_(self.value.bias)
@@ -262,6 +343,11 @@ class ValueModel(nn.Module):
         """tokens [B, n] -> values [B, n]."""
         _, h = self.body(tokens, return_hidden=True)
         return self.value(h).squeeze(-1)
+
+    def chord_values(self, melody: torch.Tensor, chords: torch.Tensor) -> torch.Tensor:
+        """Frames [B, T] -> [B, T]: the value of the state in which the chord of frame t is
+        chosen (aligned with OnlinePolicy.chord_logits)."""
+        return self(build_stream(melody, chords)[:, :-1])[:, 0::2]
 
 
 def build_stream(melody: torch.Tensor, chords: torch.Tensor) -> torch.Tensor:

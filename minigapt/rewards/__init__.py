@@ -7,6 +7,7 @@
     ensemble.py        RewardConfig, RewardEnsemble (normalised mean = R_coh), save/load
     train.py           the training loop for any reward model, and for the ensemble
     penalties.py       rule penalties (invalid, silence, early stop, repetition), numpy only
+    analysis.py        retrieval / classification metrics, key finding, trivial accompaniments
 
 This package file imports nothing, so the numpy-only parts (penalties) load without torch.
 """

@@ -4,6 +4,7 @@ Every reward model has `loss(x, y, generator) -> (loss, metrics)` on a batch of 
 (it makes its own fakes or in-batch negatives), so one loop trains them all: AdamW, linear
 warmup then cosine decay to 10%, gradient clipping, a tqdm bar, validation metrics appended to
 a CSV as it goes. Ctrl-C stops training early and keeps what was learnt so far.
+`rewards_for_scale(scale)` is the one call the notebooks make (run folder runs/<scale>/rewards/).
 
 Batches come from anything with `.sample(batch_size) -> int64 [B, 2T + 2]` chord-first streams
 (data.dataset.CropSampler); validation pairs from data.dataset.eval_batch. A run writes
@@ -208,6 +209,21 @@ def train_or_load_rewards(name: str = "rewards", cfg: RewardConfig | None = None
         print(f"loaded the shipped reward models {shipped} ({ensemble.cfg.scale} scale)")
         return ensemble
     return train_rewards(cfg, data, run_dir, data_dir=data_dir, progress=progress, device=device)
+
+
+def rewards_for_scale(scale: str, *, types=None, data=None, data_dir=None, use_pretrained: bool = True,
+                      retrain: bool = False, progress: bool = True,
+                      device: str | torch.device = "cpu") -> RewardEnsemble:
+    """The reward ensemble every notebook uses at `scale`: RewardConfig.preset(scale) (only
+    `types`, if given), run folder runs/<scale>/rewards/ (notebook 03 trains it; later notebooks
+    load it from there, else from the shipped checkpoint, else train it)."""
+    cfg = RewardConfig.preset(scale)
+    if types is not None:
+        cfg.types = tuple(types)
+        cfg.__post_init__()  # checks the type names
+    return train_or_load_rewards("rewards", cfg, data=data, data_dir=data_dir, runs=runs_dir() / scale,
+                                 use_pretrained=use_pretrained, retrain=retrain, progress=progress,
+                                 device=device)
 
 
 def _normalised(cfg: RewardConfig) -> dict:
