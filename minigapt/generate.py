@@ -9,7 +9,10 @@ next notes; `OnlineSession` is the same loop driven one frame at a time by a cal
 Speed: a KV cache makes each frame one forward of 2 new tokens (O(T) attention) instead of a
 forward over the whole stream. When the stream outgrows the model's context, the window slides
 by `hop_frames` frames (paper C.13: 8) keeping BOS in front, and the cache is recomputed over the
-new window once; everything else stays incremental.
+new window once; everything else stays incremental. A batch of one on a CPU (the live case)
+takes the NumPy decode step of models/fast_decode.py (same weights, same numbers to float32
+rounding): there PyTorch's per-call overhead, not arithmetic, is what a frame costs. The loop
+runs under inference_mode (cheaper calls); the returned tensors are ordinary ones.
 
 Masking (optional, on by default): at a chord position only chord tokens and SILENCE may be
 sampled, and HOLD_c only while chord c sounds (likewise melody HOLD_p only after pitch p), so a
@@ -24,9 +27,12 @@ import torch
 import torch.nn.functional as F
 
 from .models.decoder import KVCache
+from .models.fast_decode import FastDecoder
 from .music.tokens import BOS, EOS, PAD, SILENCE, VOCAB
 
 _MASKS: dict = {}
+NUMPY_DECODE = True  # KV-cached CPU generation of small batches runs in NumPy (models/fast_decode.py)
+NUMPY_DECODE_MAX_BATCH = 1  # above this, PyTorch's batched matmuls win
 
 
 def _mask_tables(device) -> dict[str, torch.Tensor]:
@@ -46,8 +52,9 @@ def _mask_tables(device) -> dict[str, torch.Tensor]:
             allowed = np.tile(base, (V.size, 1))
             sounding = np.flatnonzero(of >= 0)
             allowed[sounding, hold0 + of[sounding]] = True  # HOLD only of what sounds
-            tables[role] = torch.as_tensor(np.where(allowed, 0.0, -np.inf), dtype=torch.float32,
-                                           device=device)
+            with torch.inference_mode(False):  # plain tensors: score_chords uses them under autograd
+                tables[role] = torch.as_tensor(np.where(allowed, 0.0, -np.inf), dtype=torch.float32,
+                                               device=device)
         _MASKS[key] = tables
     return _MASKS[key]
 
@@ -89,7 +96,12 @@ class _Context:
         self.history = torch.full((batch, 64), PAD, dtype=torch.long, device=device)
         self.n = 0  # tokens in history (history[:, 0] is BOS)
         self.win = 1  # stream index of the first token kept after BOS (a chord position)
-        self.cache = KVCache.empty(model.cfg, batch, device=device) if use_cache else None
+        # live-sized batches on a CPU decode in NumPy (same model, far fewer calls per step)
+        self.fast = FastDecoder(model, batch, self.max_len) if (
+            use_cache and NUMPY_DECODE and batch <= NUMPY_DECODE_MAX_BATCH
+            and torch.device(device).type == "cpu" and getattr(model, "kind", "") == "online") else None
+        self.cache = KVCache.empty(model.cfg, batch, device=device) \
+            if use_cache and self.fast is None else None
 
     def feed(self, new: torch.Tensor) -> torch.Tensor:
         """Append tokens [B, n] to the stream; return the logits [B, V] after the last one."""
@@ -99,9 +111,15 @@ class _Context:
             self.history = torch.cat([self.history, grow], 1)
         self.history[:, self.n:self.n + k] = new
         self.n += k
-        if 1 + self.n - self.win > self.max_len:  # slide by whole hops, keeping BOS in front
+        slide = 1 + self.n - self.win > self.max_len
+        if slide:  # slide by whole hops, keeping BOS in front
             while 1 + self.n - self.win > self.max_len:
                 self.win += 2 * self.hop
+        if self.fast is not None:
+            if slide:
+                self.fast.length = 0
+            return torch.from_numpy(self.fast.feed((self._window() if slide else new).numpy()))
+        if slide:
             if self.use_cache:
                 self.cache.length = 0
             return self.model(self._window(), self.cache, last_only=True)[:, -1]
@@ -117,6 +135,7 @@ class _Context:
         other.__dict__.update(self.__dict__)
         other.history = self.history.clone()
         other.cache = self.cache.clone() if self.cache is not None else None
+        other.fast = self.fast.clone() if self.fast is not None else None
         return other
 
 
@@ -156,10 +175,17 @@ def _generator(generator, seed, device):
     return g
 
 
-@torch.no_grad()
-def _run(model, n_frames, melody, n_melody_given, chords, n_chords_given, batch, *,
-         temperature, generator, mask_invalid, use_cache, hop_frames,
-         need_entropy=True) -> Rollout:
+def _run(*args, **kwargs) -> Rollout:
+    r = _run_inference(*args, **kwargs)
+    # plain tensors again: inference-mode tensors may not enter autograd (e.g. RL's score_chords)
+    return Rollout(*(None if t is None else t.clone()
+                     for t in (r.chords, r.melody, r.logprobs, r.sampled, r.entropies)))
+
+
+@torch.inference_mode()  # cheaper per call than no_grad: no version counters, no autograd metadata
+def _run_inference(model, n_frames, melody, n_melody_given, chords, n_chords_given, batch, *,
+                   temperature, generator, mask_invalid, use_cache, hop_frames,
+                   need_entropy=True) -> Rollout:
     was_training = model.training
     model.eval()  # no dropout while generating (paper: dropout off during RL)
     try:
@@ -273,7 +299,7 @@ class OnlineSession:
         self.melody: list[int] = []
         self._chord: int | None = None  # chord chosen for the current frame
         self._chord_fed = False  # it was already fed (to imagine the melody)
-        with torch.no_grad():
+        with torch.inference_mode():
             self._ctx = _Context(model, 1, self.device, True, hop_frames)
             self._logits = self._ctx.feed(torch.full((1, 1), BOS, dtype=torch.long, device=self.device))
 
@@ -298,7 +324,7 @@ class OnlineSession:
             raise ValueError("the chord of this frame was already used to imagine the melody")
         self._chord = int(token)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def imagine_melody(self) -> int:
         """Sample a melody token for the current frame (what the player might play next)."""
         chord = self.next_chord()
@@ -309,7 +335,7 @@ class OnlineSession:
                             self.generator, self.mask_invalid, False)
         return int(tok)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def step(self, melody_token: int) -> int:
         """Complete the current frame with the player's melody token; return the next chord."""
         chord = self.next_chord()

@@ -69,3 +69,16 @@ def cache_dir() -> Path:
     folder = Path(os.environ["MINIGAPT_CACHE"])
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models gain nothing from threads, and on a busy machine threads wait on each other.
+    Modules that train or sample tiny models opt in with
+    `pytestmark = pytest.mark.usefixtures("one_torch_thread")`."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -14,13 +14,7 @@ from minigapt.music.tokens import VOCAB
 
 CFG = ModelConfig(n_layers=1, n_heads=2, d_model=32, max_len=34)
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from threads, and on a busy machine threads wait on each other."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

@@ -1,4 +1,6 @@
 """Online generation: KV cache vs recompute, causality, masking, sliding window, sessions."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -11,13 +13,7 @@ from minigapt.music.tokens import BOS, EOS, PAD, SILENCE, VOCAB
 
 CONTEXT = 42  # tokens: 20 frames fit, longer melodies make the window slide
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from threads, and on a busy machine threads wait on each other."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -201,3 +197,65 @@ def test_sample_offline_is_well_formed():
     assert y.shape == (3, 16) and (y[2, 10:] == PAD).all()
     assert_well_formed(y[:2].numpy(), "chord")
     assert torch.equal(y, sample_offline(anchor, x, seed=0, temperature=2.0))
+
+
+def test_numpy_decode_step_matches_the_torch_forward():
+    from minigapt.models import fast_decode
+    from minigapt.models.fast_decode import FastDecoder
+
+    torch.manual_seed(1)
+    model = OnlinePolicy(ModelConfig(n_layers=2, n_heads=2, d_model=32, max_len=64)).eval()
+    with torch.no_grad():  # norms, factorised parts and RoPE-relevant weights all non-trivial
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    toks = torch.randint(VOCAB.melody_on0, VOCAB.size, (2, 60))
+    toks[:, 0] = BOS
+    with torch.no_grad():
+        ref = model(toks).numpy()
+    for prefill in (10, 2 * 17):  # a short prefill in NumPy, a long one through PyTorch
+        assert (prefill >= fast_decode.TORCH_PREFILL_MIN) == (prefill > 10)
+        dec = FastDecoder(model, 2, 64)
+        got = [dec.feed(toks[:, :prefill].numpy())]
+        got += [dec.feed(toks[:, t:t + 2].numpy()) for t in range(prefill, 60, 2)]  # frame by frame
+        want = [ref[:, prefill - 1]] + [ref[:, t + 1] for t in range(prefill, 60, 2)]
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, atol=1e-4, rtol=1e-4)
+    with torch.no_grad():  # changed weights: the folded copy must be rebuilt, not reused
+        model.blocks[0].mlp.down.weight.mul_(3)
+        ref2 = model(toks[:, :5])[:, -1].numpy()
+    again = FastDecoder(model, 2, 64).feed(toks[:, :5].numpy())
+    np.testing.assert_allclose(again, ref2, atol=1e-4, rtol=1e-4)
+    assert not np.allclose(ref2, ref[:, 4], atol=1e-3)
+
+
+def test_batch_one_numpy_decode_agrees_with_the_torch_paths(policy, monkeypatch):
+    import minigapt.generate as generate
+
+    x = melodies(1, 50, seed=5)  # 100 tokens through a 42-token context: slides included
+    fast = rollout_online(policy, x, seed=2, return_entropy=True)
+    monkeypatch.setattr(generate, "NUMPY_DECODE", False)
+    torch_cached = rollout_online(policy, x, seed=2, return_entropy=True)
+    fresh = rollout_online(policy, x, seed=2, return_entropy=True, use_cache=False)
+    for other in (torch_cached, fresh):
+        assert torch.equal(fast.chords, other.chords)
+        assert torch.allclose(fast.logprobs, other.logprobs, atol=1e-4)
+        assert torch.allclose(fast.entropies, other.entropies, atol=1e-4)
+    # rollouts come back as ordinary tensors: the RL update can differentiate through them
+    logp, _ = score_chords(policy, torch.as_tensor(x), fast.chords)
+    logp.sum().backward()
+    assert policy.blocks[0].attn.qkv.weight.grad is not None
+    policy.zero_grad(set_to_none=True)
+
+
+def test_bench_command_reports_the_speed_keys(capsys):
+    from minigapt.cli import main
+
+    assert main(["bench", "--scale", "smoke", "--frames", "16", "--repeats", "1",
+                 "--decode-steps", "10", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("kv_cache_speedup", "kv_cache_speedup_torch_path", "decode_step_ms_median",
+                "kv_cached_tokens_per_s", "recompute_tokens_per_s"):
+        assert out[key] > 0, key
+    assert out["stream_tokens"] == 32 and out["decode_steps"] == 10
+    assert main(["bench", "--frames", "3"]) == 2  # bad input: one-line error, no traceback
+    assert "error:" in capsys.readouterr().err

@@ -19,13 +19,7 @@ from minigapt.train.mle import (TrainConfig, frames_from_streams, lr_at, policy_
 
 PROGRESSION = [("C", [60, 64, 67]), ("F", [65, 69, 72]), ("G7", [67, 71, 74]), ("Am", [69, 72, 76])]
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from threads, and on a busy machine threads wait on each other."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def synthetic_songs(n, seed=0, bars=4):
@@ -65,6 +59,10 @@ def test_presets_and_context_follow_the_crop():
     for scale in ("smoke", "course", "paper"):
         cfg = TrainConfig.preset(scale)
         assert cfg.model.max_len == 2 * cfg.data.crop_frames + 2
+    course = TrainConfig.preset("course")
+    # the course policy plays a 512-token live stream (the bench's) without sliding its window,
+    # and ModelConfig's own preset says the same context as the one it is trained with
+    assert ModelConfig.preset("course").max_len == course.model.max_len >= 512 + 2
     paper = TrainConfig.preset("paper")
     assert (paper.lr, paper.batch_size, paper.steps) == (1e-4, 64, 11000)
     again = TrainConfig(**json.loads(json.dumps(dataclasses.asdict(paper))))
@@ -168,7 +166,46 @@ def test_real_data_smoke_run(data_root, tmp_path):
     assert crops[:, 0].eq(BOS).all() and (crops == EOS).sum() == len(crops)
     melody, chords = frames_from_streams(crops)
     assert note_in_chord_ratio(melody, chords) > 0.6
-    cfg = dataclasses.replace(tiny_config(steps=30), data=dcfg)
+    # with wrong-key openings (the course preset's), so that path trains on real data too
+    cfg = dataclasses.replace(tiny_config(steps=30, wrong_key_start=0.5, wrong_key_frames=8), data=dcfg)
     train_online(cfg, frames, tmp_path / "real", progress=False)
     loss = [float(r["loss"]) for r in read_metrics(tmp_path / "real" / "metrics.csv")]
     assert np.mean(loss[-5:]) < np.mean(loss[:5]) - 0.5, loss
+
+
+def test_wrong_key_opening_transposes_only_the_opening_chords_and_hides_their_targets():
+    from minigapt.train.mle import wrong_key_opening
+
+    rng = np.random.default_rng(0)
+    T = 40
+    melody = np.array([VOCAB.melody_on(60 + t % 12) for t in range(T)])
+    chords = np.array([VOCAB.chord_on0 + 1 if t % 8 == 0 else VOCAB.chord_hold0 + 1 for t in range(T)])
+    streams = np.tile(interleave(melody, chords, True), (64, 1))
+    same_in, same_tgt = wrong_key_opening(streams, 0.0, 16, rng)
+    assert (same_in == streams).all() and (same_tgt == streams).all()  # p = 0: plain MLE
+    inputs, targets = wrong_key_opening(streams, 1.0, 16, rng)
+    assert (inputs[:, 2::2] == streams[:, 2::2]).all()  # the melody is never touched
+    lengths = set()
+    for b in range(len(streams)):
+        k = int((targets[b, 1:-1:2] == PAD).sum())  # hidden opening chords
+        lengths.add(k)
+        assert 1 <= k <= 16 and (targets[b, 1:2 * k + 1] == PAD).all()
+        opening_in, opening_true = inputs[b, 1:2 * k:2], streams[b, 1:2 * k:2]
+        assert (VOCAB.chord_of[opening_in] != VOCAB.chord_of[opening_true]).all()  # another key
+        assert (VOCAB.is_onset[opening_in] == VOCAB.is_onset[opening_true]).all()  # same rhythm
+        assert VOCAB.is_onset[inputs[b, 2 * k + 1]] and inputs[b, 2 * k + 1] == targets[b, 2 * k + 1]
+        assert VOCAB.chord_of[targets[b, 2 * k + 1]] == VOCAB.chord_of[streams[b, 2 * k + 1]]
+        assert (targets[b, 2 * k + 2:] == streams[b, 2 * k + 2:]).all()
+    assert len(lengths) > 5  # openings of many lengths
+
+
+def test_a_run_saved_before_a_config_field_existed_still_loads(tmp_path):
+    cfg = tiny_config(steps=2)
+    saved = dataclasses.asdict(cfg)
+    saved.pop("wrong_key_start"), saved.pop("wrong_key_frames")  # as an older version saved it
+    assert mle._normalised(saved) == mle._normalised(cfg)
+    assert mle._normalised(dict(saved, steps=3)) != mle._normalised(cfg)
+    # a policy-only field changes which policy run matches, not which anchor run does
+    other = dataclasses.replace(cfg, wrong_key_start=0.5)
+    assert mle._normalised(saved) != mle._normalised(other)
+    assert mle._normalised(saved, "offline") == mle._normalised(other, "offline")

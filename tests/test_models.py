@@ -10,13 +10,7 @@ from minigapt.music.tokens import PAD, VOCAB
 
 TINY = ModelConfig(n_layers=2, n_heads=2, d_model=32, dropout=0.0, max_len=66)
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from threads, and on a busy machine threads wait on each other."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def random_frames(B, T, seed=0):

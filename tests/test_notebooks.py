@@ -22,6 +22,8 @@ SMOKE_CELL_TIMEOUT_S = 600  # a hung cell fails its test instead of stalling CI
 EXPECTED_KEYS: dict[str, set[str]] = {
     "01_tokenization": {"scale", "datasets", "vocab", "split_sizes", "example", "round_trip_ok",
                         "batch_shape", "audio_backend"},
+    "02_mle": {"scale", "eval_frames", "test_sets", "offline_minus_online", "perturbation", "parameters",
+               "train_seconds", "load_or_train_seconds", "checkpoints", "paper_reference"},
     "03_reward_models": {"scale", "components", "test_crops", "retrieval", "classification", "pair_rewards",
                          "trivial", "any_hack_at_least_real", "diversity", "targets", "train_seconds"},
 }
@@ -56,6 +58,35 @@ def _check_01(r: dict) -> None:
     assert r["vocab"]["size"] == 4 + 2 * 88 + 2 * r["vocab"]["n_chords"]
     assert r["example"]["n_tokens"] == 2 * r["example"]["n_frames"] + 2
     assert r["batch_shape"][1] == 2 * 64 + 2  # smoke crops are 64 frames
+
+
+def _check_02(r: dict) -> None:
+    assert r["scale"] == "smoke" and r["eval_frames"] == 64  # smoke crops are 64 frames
+    assert r["test_sets"], "no test set evaluated"
+    for name, t in r["test_sets"].items():
+        assert 0 < t["melodies"] and 0 < t["frames"] <= t["melodies"] * r["eval_frames"], name
+        h = t["harmony"]
+        assert set(h) == {"ground_truth", "online", "offline"}, name
+        assert all(v is not None and 0 <= v <= 1 for v in h.values()), (name, h)
+        assert h["ground_truth"] > 0.4, (name, h)  # real chords fit their melodies
+        assert abs(r["offline_minus_online"][name] - (h["offline"] - h["online"])) < 1e-9, name
+    p = r["perturbation"]
+    assert 0 < p["from_frame"] < r["eval_frames"] and p["semitones"] == 6
+    assert p["melodies"] > 0 and p["samples"] >= 1
+    n_beats, cut, bar = r["eval_frames"] // 4, p["from_frame"] // 4, p["beats_per_bar"]
+    assert set(p["curves"]) == set(p["summary"]) >= {"online-mle", "offline"}
+    for name, curve in p["curves"].items():
+        assert len(curve) == n_beats and all(v is None or 0 <= v <= 1 for v in curve), name
+        # the summary is the mean of the curve over its windows
+        for key, (lo, hi) in {"before": (cut - bar, cut), "first_bar_after": (cut, cut + bar),
+                              "rest_after": (cut + bar, n_beats)}.items():
+            part = [v for v in curve[lo:hi] if v is not None]
+            got = p["summary"][name][key]
+            assert (got is None) if not part else abs(got - sum(part) / len(part)) < 1e-9, (name, key)
+    assert set(r["parameters"]) == {"online", "offline"} and all(v > 1000 for v in r["parameters"].values())
+    assert all(v is None or v > 0 for v in r["train_seconds"].values())
+    assert all(v >= 0 for v in r["load_or_train_seconds"].values())
+    assert r["paper_reference"] == {"ground truth": 0.727, "online MLE": 0.368}
 
 
 def _check_03(r: dict) -> None:
@@ -102,7 +133,7 @@ def _check_03(r: dict) -> None:
 
 
 # Checks of the values a notebook wrote at smoke scale (notebook stem -> function).
-VALUE_CHECKS = {"01_tokenization": _check_01, "03_reward_models": _check_03}
+VALUE_CHECKS = {"01_tokenization": _check_01, "02_mle": _check_02, "03_reward_models": _check_03}
 
 
 # --- notebook_tools -------------------------------------------------------------------------

@@ -152,17 +152,21 @@ def build_model(ckpt: Checkpoint, device="cpu") -> torch.nn.Module:
 
 def resolve_checkpoint(name_or_path) -> Path:
     """A model name or path -> checkpoint file: a .pt file, a run folder, runs/<name>/model.pt,
-    then assets/checkpoints/<name>.pt."""
+    runs/<scale>/<name>/model.pt (the notebooks' layout; paper before course before smoke), then
+    assets/checkpoints/<name>.pt."""
     p = Path(name_or_path)
     if p.is_file():
         return p
     if p.is_dir() and (p / CHECKPOINT_NAME).is_file():
         return p / CHECKPOINT_NAME
-    own, shipped = runs_dir() / str(name_or_path) / CHECKPOINT_NAME, shipped_dir() / f"{name_or_path}.pt"
-    for candidate in (own, shipped):
+    name = str(name_or_path)
+    own = [runs_dir() / name / CHECKPOINT_NAME]
+    own += [runs_dir() / scale / name / CHECKPOINT_NAME for scale in ("paper", "course", "smoke")]
+    shipped = shipped_dir() / f"{name}.pt"
+    for candidate in (*own, shipped):
         if candidate.is_file():
             return candidate
-    raise MinigaptError(f"no model {str(name_or_path)!r}: looked for {own} and {shipped}; "
+    raise MinigaptError(f"no model {name!r}: looked in {runs_dir()}/[<scale>/]{name}/ and {shipped}; "
                         "train it (notebook 02) or give a checkpoint path")
 
 
