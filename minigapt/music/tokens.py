@@ -242,6 +242,18 @@ def deinterleave(stream: np.ndarray, chord_first: bool = True) -> tuple[np.ndarr
     return (second, first) if chord_first else (first, second)
 
 
+def deinterleave_batch(streams, chord_first: bool = True):
+    """Batched deinterleave of [B, 2T + 2] streams (BOS ... EOS, PAD-padded; numpy or torch) ->
+    (melody frames, chord frames), each [B, T], EOS turned into PAD so each row is PAD after its
+    end. A 1-D stream is treated as a batch of one."""
+    s = streams[None] if streams.ndim == 1 else streams
+    body = s[:, 1:1 + (s.shape[1] - 1) // 2 * 2]
+    body = body.clone() if hasattr(body, "clone") else body.copy()
+    body[body == EOS] = PAD
+    first, second = body[:, 0::2], body[:, 1::2]
+    return (second, first) if chord_first else (first, second)
+
+
 def song_to_tokens(song: Song, chord_first: bool = True, vocab: Vocab = VOCAB) -> np.ndarray:
     return interleave(melody_frames(song, vocab), chord_frames(song, vocab), chord_first)
 

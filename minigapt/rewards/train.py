@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import math
 import time
 from pathlib import Path
 from typing import Callable
@@ -26,7 +25,8 @@ from tqdm.auto import tqdm
 
 from ..errors import MinigaptError
 from ..models.checkpoint import CHECKPOINT_NAME, runs_dir, shipped_dir
-from ..music.tokens import EOS, PAD
+from ..music.tokens import deinterleave_batch
+from ..train.schedule import warmup_cosine
 from .encoders import n_parameters
 from .ensemble import (RewardConfig, RewardEnsemble, build_reward_model, component_names, load_ensemble,
                        save_ensemble)
@@ -39,23 +39,13 @@ CSV_COLUMNS = ("model", "step", "seconds", "lr", "loss", "acc", "cos_true", "cos
 
 
 def streams_to_frames(streams, chord_first: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Batched deinterleave: [B, 2T + 2] streams (BOS ... EOS, PAD) -> melody frames x and chord
-    frames y, each int64 [B, T], EOS turned into PAD so every row is PAD after its end."""
-    s = np.asarray(streams, dtype=np.int64)
-    if s.ndim == 1:
-        s = s[None]
-    body = s[:, 1:1 + (s.shape[1] - 1) // 2 * 2]
-    body = np.where(body == EOS, PAD, body)
-    first, second = body[:, 0::2], body[:, 1::2]
-    return (second, first) if chord_first else (first, second)
+    """Batched deinterleave of numpy streams -> melody frames x and chord frames y, [B, T]."""
+    return deinterleave_batch(np.asarray(streams, dtype=np.int64), chord_first)
 
 
 def lr_at(step: int, cfg: RewardConfig) -> float:
     """Linear warmup to cfg.lr, then cosine decay to 10% of it at the last step."""
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+    return warmup_cosine(step, cfg.lr, cfg.warmup_steps, cfg.steps, 0.1)
 
 
 def evaluate_reward_model(model, x_valid, y_valid, batch_size: int, seed: int = 1234) -> dict:

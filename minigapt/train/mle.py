@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +35,8 @@ from ..models.anchor import OfflineAnchor
 from ..models.checkpoint import (CHECKPOINT_NAME, build_model, load_checkpoint, runs_dir,
                                  save_checkpoint, shipped_dir)
 from ..models.decoder import ModelConfig, OnlinePolicy, count_parameters
-from ..music.tokens import EOS, PAD, VOCAB
+from ..music.tokens import EOS, PAD, VOCAB, deinterleave_batch
+from .schedule import warmup_cosine
 
 TRANSPOSE_TABLES = np.stack([VOCAB.transpose_table(k) for k in range(12)]).astype(np.int64)
 
@@ -118,19 +118,13 @@ class TrainConfig:
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
     """Linear warmup, then cosine from lr down to lr * min_lr_ratio at the last step."""
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
-    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine)
+    return warmup_cosine(step, cfg.lr, cfg.warmup_steps, cfg.steps, cfg.min_lr_ratio)
 
 
 # --- losses ------------------------------------------------------------------------------------
 def frames_from_streams(streams: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Chord-first streams [B, 2T+2] -> (melody, chords) frames [B, T], EOS turned into PAD."""
-    body = streams[:, 1:-1]
-    body = torch.where(body == EOS, torch.full_like(body, PAD), body)
-    return body[:, 1::2], body[:, 0::2]
+    return deinterleave_batch(streams)
 
 
 def _mean(ce: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
