@@ -26,6 +26,8 @@ EXPECTED_KEYS: dict[str, set[str]] = {
                "train_seconds", "load_or_train_seconds", "checkpoints", "paper_reference"},
     "03_reward_models": {"scale", "components", "test_crops", "retrieval", "classification", "pair_rewards",
                          "trivial", "any_hack_at_least_real", "diversity", "targets", "train_seconds"},
+    "04_naive_rl": {"scale", "seeds", "systems", "eval_set", "final", "curves", "diversity_drop", "targets",
+                    "targets_binding", "train_seconds", "paper_reference", "configs", "trivial_comparison"},
 }
 
 
@@ -132,8 +134,67 @@ def _check_03(r: dict) -> None:
     assert all(v > 0 for v in r["train_seconds"].values())
 
 
+def _check_04(r: dict) -> None:
+    assert r["scale"] == "smoke" and r["seeds"] == [0] and r["targets_binding"] is False
+    systems = r["systems"]
+    assert systems == ["realchords", "gapt-no-adv"]
+    assert set(r["final"]) == {"online-mle", "ground truth", *systems}
+    measures = {"harmony", "coherence", "rules", "vendi", "histogram_entropy", "distinct_chords_per_sequence",
+                "chord_changes_per_sequence", "longest_hold"}
+    n_seeds = len(r["seeds"])
+    for name, f in r["final"].items():
+        assert set(f) == measures, name
+        for k, s in f.items():
+            vals = s["values"]
+            assert len(vals) == (1 if name == "ground truth" else n_seeds), (name, k)
+            assert abs(s["mean"] - sum(vals) / len(vals)) < 1e-9, (name, k)
+            assert (s["sd"] is None) == (len(vals) == 1), (name, k)
+        assert 0 <= f["harmony"]["mean"] <= 1 and f["rules"]["mean"] <= 0, name
+        assert f["vendi"]["mean"] >= 1 - 1e-6 and f["distinct_chords_per_sequence"]["mean"] >= 1, name
+    assert r["final"]["ground truth"]["harmony"]["mean"] > 0.4  # real chords fit their melodies
+    e = r["eval_set"]
+    assert 0 < e["frames"] <= e["melodies"] * e["max_frames"] and e["max_frames"] == 32  # smoke eval crops
+    for system in systems:
+        cfg = r["configs"][system]
+        assert cfg["scale"]["system"] == cfg["paper"]["system"] == system and cfg["paper"]["updates"] == 1000
+        assert (cfg["scale"]["entropy_coef"] > 0) == (system == "gapt-no-adv")
+        assert len(r["curves"][system]) == n_seeds and len(r["train_seconds"][system]) == n_seeds
+        assert all(v >= 0 for v in r["train_seconds"][system])
+        for i, rows in enumerate(r["curves"][system]):
+            updates = [row["update"] for row in rows]
+            assert updates[0] == 0 and updates == sorted(set(updates)), (system, updates)
+            assert updates[-1] == cfg["scale"]["updates"], (system, updates)
+            for k in measures:  # the table is the curves' ends: update 0 the MLE, the last the RL policy
+                assert abs(rows[-1][k] - r["final"][system][k]["values"][i]) < 1e-9, (system, k)
+                assert abs(rows[0][k] - r["final"]["online-mle"][k]["values"][i]) < 1e-9, (system, k)
+        drop = r["diversity_drop"][system]
+        mle, rl = r["final"]["online-mle"], r["final"][system]
+        for k, v in drop.items():
+            m, x = mle[k]["mean"], rl[k]["mean"]
+            assert abs(v - ((x - m) / m if k == "longest_hold" else (m - x) / m)) < 1e-9, (system, k)
+    for name, t in r["targets"].items():
+        assert t["system"] in systems and t["measure"] in ("harmony", "vendi"), name
+        m = r["final"]["online-mle"][t["measure"]]["mean"]
+        want = m + 0.05 if t["measure"] == "harmony" else 0.8 * m
+        assert abs(t["threshold"] - want) < 1e-9, name
+        assert abs(t["value"] - r["final"][t["system"]][t["measure"]]["mean"]) < 1e-12, name
+        assert t["met"] == (t["value"] >= want if t["measure"] == "harmony" else t["value"] <= want), name
+        assert 0 <= t["seeds_met"] <= t["seeds"] == n_seeds, name
+    assert len(r["targets"]) == 2 * len(systems)
+    tc = r["trivial_comparison"]
+    assert set(tc) == {"ground truth", "online-mle", "best held triad", *systems}
+    assert tc["best held triad"]["distinct_chords_per_sequence"] == 1.0
+    assert tc["best held triad"]["share_r_coh_at_least_best_held_triad"] == 1.0
+    assert tc["ground truth"]["share_r_coh_at_least_real"] == 1.0
+    assert abs(tc["ground truth"]["harmony"] - r["final"]["ground truth"]["harmony"]["mean"]) < 1e-9
+    for v in tc.values():
+        assert 0 <= v["harmony"] <= 1 and 0 <= v["longest_hold_share"] <= 1 + 1e-9
+    assert r["paper_reference"]["harmony"] == {"online-mle": 0.368, "ground truth": 0.727}
+
+
 # Checks of the values a notebook wrote at smoke scale (notebook stem -> function).
-VALUE_CHECKS = {"01_tokenization": _check_01, "02_mle": _check_02, "03_reward_models": _check_03}
+VALUE_CHECKS = {"01_tokenization": _check_01, "02_mle": _check_02, "03_reward_models": _check_03,
+                "04_naive_rl": _check_04}
 
 
 # --- notebook_tools -------------------------------------------------------------------------

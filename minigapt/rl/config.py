@@ -1,0 +1,184 @@
+"""RL post-training configs: one dataclass, presets per scale and per system (paper C.5, C.10).
+
+A *system* is a named recipe (what notebooks, tables and shipped checkpoints call it):
+
+| system       | algorithm | coherence | rules | KL to anchor | entropy bonus | adversarial |
+| ------------ | --------- | --------- | ----- | ------------ | ------------- | ----------- |
+| realchords   | PPO       | yes       | yes   | yes          | no            | no          |
+| gapt-no-adv  | PPO       | yes       | yes   | yes          | yes           | no          |
+| gapt         | PPO       | yes       | yes   | yes          | yes           | yes (#6)    |
+| grpo         | Dr.GRPO   | yes       | yes   | yes          | yes           | no          |
+| grpo-adv     | Dr.GRPO   | yes       | yes   | yes          | yes           | yes         |
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from ..config import check_scale
+from ..errors import MinigaptError
+from .gapt import DiscriminatorConfig
+
+SYSTEMS = ("realchords", "gapt-no-adv", "gapt", "grpo", "grpo-adv")
+
+
+@dataclass
+class RLConfig:
+    """Everything one RL run depends on (saved beside its checkpoint)."""
+
+    system: str = "realchords"
+    """Which recipe (see the module table); sets the algorithm and which terms are on."""
+    algorithm: str = "ppo"
+    """'ppo' (critic + GAE) or 'grpo' (Dr.GRPO: group-relative advantages, no critic)."""
+    updates: int = 200
+    """Policy updates (each: collect rollouts, score them, optimise)."""
+    rollouts_per_update: int = 64
+    """Rollouts per update (GRPO: rollouts_per_update / group_size melodies, group_size each)."""
+    group_size: int = 4
+    """GRPO only: rollouts per melody; the advantage is the reward minus the group's mean."""
+    minibatch_size: int = 32
+    """Rollouts per optimiser step (rollouts_per_update / minibatch_size steps per epoch)."""
+    epochs: int = 1
+    """Passes over each update's rollouts (the authors: 1)."""
+    crop_frames: int = 128
+    """Frames per training melody (a random crop of a train-split song)."""
+    actor_lr: float = 1e-4
+    """Peak policy learning rate (warmup + cosine to min_lr_ratio)."""
+    critic_lr: float = 3e-4
+    """Peak critic learning rate."""
+    warmup_updates: int = 10
+    """Linear warmup, in updates."""
+    min_lr_ratio: float = 0.1
+    """The cosine ends at lr * min_lr_ratio."""
+    betas: tuple[float, float] = (0.9, 0.95)
+    """Adam betas (the authors')."""
+    grad_clip: float = 1.0
+    """Global gradient-norm clip, actor and critic separately."""
+    clip_coef: float = 0.2
+    """PPO ratio clip."""
+    value_coef: float = 0.5
+    """Weight of the critic's squared error (its own optimiser; kept for the CleanRL form)."""
+    gae_gamma: float = 1.0
+    """Discount over chord positions (1: an episode is one short crop)."""
+    gae_lambda: float = 0.95
+    """GAE lambda."""
+    coherence_weight: float = 1.0
+    """alpha: weight of R_coh (the reward ensemble's mean z-score)."""
+    rules_weight: float = 1.0
+    """beta: weight of R_rules (invalid, silence, early stop, repetition penalties)."""
+    adversarial_weight: float = 0.0
+    """gamma: weight of R_adv = -log(1 - D(y)) (GAPT's discriminator; 0 = off)."""
+    whiten_rewards: bool = True
+    """PPO: standardise sequence rewards over each batch before GAE (our choice; measured at
+    course scale without it: R_coh fell from -1.97 to -2.48 in 20 updates while the zero-started
+    critic learnt the offset). Dr.GRPO uses raw rewards: its group mean is the baseline."""
+    kl_coef: float = 0.001
+    """Per-chord-token KL(pi || offline anchor), subtracted from that token's reward."""
+    entropy_coef: float = 0.0
+    """Entropy bonus in the policy loss (0 for the ReaLchords baseline)."""
+    temperature: float = 1.0
+    """Sampling temperature of the rollouts (the log-probs are of this distribution)."""
+    discriminator: DiscriminatorConfig = dataclasses.field(default_factory=DiscriminatorConfig)
+    """GAPT's discriminator and its two-phase schedule (used when adversarial_weight > 0)."""
+    mask_invalid: bool = True
+    """Sample only well-formed chord tokens (the invalid penalty then never fires). False lets
+    the policy emit anything, as the authors' does, and leaves it to the -10 penalty."""
+    reward_types: tuple[str, ...] | None = None
+    """Reward ensemble components to use (None: all the ensemble has)."""
+    eval_every: int = 25
+    """Evaluate on the fixed test melodies every this many updates (and at 0 and the end)."""
+    eval_melodies: int = 102
+    """Test melodies in each evaluation (Nottingham test has 102)."""
+    eval_samples: int = 2
+    """Sampled accompaniments per evaluation melody (fixed seeds: curves compare across runs)."""
+    eval_frames: int = 128
+    """Frames of each evaluation melody (from its first frame)."""
+    checkpoint_every: int = 25
+    """Save the policy every this many updates (a NaN keeps the last one that was good)."""
+    seed: int = 0
+    """Seeds the rollouts, the melody sampler and everything else random."""
+    scale: str = "course"
+    """The preset this config came from (informational)."""
+
+    def __post_init__(self):
+        self.betas = tuple(self.betas)
+        if isinstance(self.discriminator, dict):  # read back from a checkpoint
+            self.discriminator = DiscriminatorConfig(**self.discriminator)
+        if self.reward_types is not None:
+            self.reward_types = tuple(self.reward_types)
+        if self.system not in SYSTEMS:
+            raise MinigaptError(f"unknown RL system {self.system!r}; choose from {', '.join(SYSTEMS)}")
+        if self.algorithm not in ("ppo", "grpo"):
+            raise MinigaptError(f"algorithm must be 'ppo' or 'grpo', not {self.algorithm!r}")
+        if self.rollouts_per_update % self.minibatch_size:
+            raise MinigaptError("rollouts_per_update must be a multiple of minibatch_size")
+        if self.algorithm == "grpo" and (self.rollouts_per_update % self.group_size
+                                         or self.minibatch_size % self.group_size):
+            raise MinigaptError("GRPO: rollouts_per_update and minibatch_size must be multiples of group_size")
+
+    @property
+    def melodies_per_update(self) -> int:
+        """Distinct melodies per update (GRPO plays each group_size times)."""
+        return self.rollouts_per_update // (self.group_size if self.algorithm == "grpo" else 1)
+
+    @classmethod
+    def preset(cls, scale: str, system: str = "realchords", **overrides) -> "RLConfig":
+        check_scale(scale)
+        if system not in SYSTEMS:
+            raise MinigaptError(f"unknown RL system {system!r}; choose from {', '.join(SYSTEMS)}")
+        base = dict(SCALE_PRESETS[scale])
+        base.update(SYSTEM_PRESETS[scale][system])
+        base["discriminator"] = DiscriminatorConfig(**DISCRIMINATOR_PRESETS[scale])
+        base.update(overrides)
+        return cls(system=system, scale=scale, **base)
+
+    def replace(self, **changes) -> "RLConfig":
+        return dataclasses.replace(self, **changes)
+
+
+# Course values, chosen by measurement on the 2-core machine (~4 s per update on one core):
+# - 32 rollouts per update (paper 384), 2 minibatches, 128-frame crops (paper 256), 120 updates
+#   (paper 1000): a run takes ~8-10 minutes on one core;
+# - actor lr 3e-4 (paper 5e-6): the policy is ~600x smaller and gets ~100x fewer rollouts; at
+#   1e-4 R_coh rose 0.4 in 60 updates, too slowly for a course run;
+# - GAE lambda 1.0 (paper 0.95): with a critic that starts from zero and 128 chord tokens per
+#   episode, lambda 0.95 gives the first ~100 tokens almost no credit (0.95^100 ~ 0.006) while
+#   the critic learns; measured at lr 3e-4: R_coh fell -1.79 -> -2.77 in 20 updates and the
+#   policy locked onto one held chord (a collapse the reward did not even pay for). With 1.0 the
+#   advantage is the whole (standardised) return minus the critic's value.
+SCALE_PRESETS = {
+    "smoke": dict(updates=4, rollouts_per_update=8, minibatch_size=4, group_size=2, crop_frames=32,
+                  warmup_updates=1, eval_every=2, eval_melodies=8, eval_samples=1, eval_frames=32,
+                  checkpoint_every=2),
+    "course": dict(updates=120, rollouts_per_update=32, minibatch_size=16, group_size=4,
+                   crop_frames=128, actor_lr=3e-4, critic_lr=3e-4, warmup_updates=10,
+                   gae_lambda=1.0, eval_every=20, eval_melodies=102, eval_samples=2,
+                   eval_frames=128, checkpoint_every=20),
+    # paper C.5: 384 rollouts, minibatch 48, 1 epoch, 1000 updates, actor 5e-6, critic 9e-5
+    "paper": dict(updates=1000, rollouts_per_update=384, minibatch_size=48, group_size=8,
+                  crop_frames=256, actor_lr=5e-6, critic_lr=9e-5, warmup_updates=50,
+                  eval_every=50, eval_melodies=512, eval_samples=1, eval_frames=256,
+                  checkpoint_every=50, mask_invalid=False),
+}
+
+# paper C.6/C.8: 8 layers, dim 512, AdamW 9e-5, T_warm 200, K_int 5, m 3, tau 1.0
+DISCRIMINATOR_PRESETS = {
+    "smoke": dict(dim=32, n_layers=1, n_heads=2, lr=1e-3, warmup_steps=1, total_steps=10,
+                  warmup_updates=2, update_every=1),
+    "course": dict(dim=64, n_layers=2, n_heads=4, frames_per_position=4, lr=3e-4, warmup_steps=5,
+                   total_steps=200, warmup_updates=40, update_every=5, gate_window=3, tau=1.0),
+    "paper": dict(dim=512, n_layers=8, n_heads=8, lr=9e-5, warmup_steps=20, total_steps=600,
+                  warmup_updates=200, update_every=5, gate_window=3, tau=1.0),
+}
+
+_ENTROPY = {"smoke": 0.01, "course": 0.01, "paper": 0.01}
+SYSTEM_PRESETS = {
+    scale: {
+        "realchords": dict(algorithm="ppo", entropy_coef=0.0, adversarial_weight=0.0),
+        "gapt-no-adv": dict(algorithm="ppo", entropy_coef=_ENTROPY[scale], adversarial_weight=0.0),
+        "gapt": dict(algorithm="ppo", entropy_coef=_ENTROPY[scale], adversarial_weight=1.0),
+        "grpo": dict(algorithm="grpo", entropy_coef=_ENTROPY[scale], adversarial_weight=0.0),
+        "grpo-adv": dict(algorithm="grpo", entropy_coef=_ENTROPY[scale], adversarial_weight=1.0),
+    }
+    for scale in ("smoke", "course", "paper")
+}

@@ -1,0 +1,55 @@
+"""Fixed-melody evaluation along RL training: the same test melodies and the same sampling
+seeds at every checkpoint of every run, so curves (and Pareto fronts) compare across runs."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..data.dataset import eval_batch
+from ..errors import MinigaptError
+from ..eval.diversity import diversity_summary
+from ..eval.harmony import note_in_chord_ratio
+from ..generate import rollout_online
+from ..rewards.penalties import rule_penalty
+from ..train.mle import frames_from_streams
+
+EVAL_SEED = 1234  # the evaluation's sampling seed: the same for every run and every checkpoint
+
+
+def evaluation_melodies(frames: dict, n_melodies: int, n_frames: int, source: str = "nottingham",
+                        split: str = "test") -> np.ndarray:
+    """Melody frames [N, n_frames] of the first n_melodies songs of `source`'s `split` (every
+    source pooled when it is absent, e.g. on the embedded default data)."""
+    by_source = frames[split]
+    songs = by_source.get(source) or [sf for v in by_source.values() for sf in v]
+    x, _ = frames_from_streams(torch.as_tensor(eval_batch(songs, n_frames, limit=n_melodies)))
+    return x.numpy()
+
+
+def sample_accompaniments(policy, melodies, samples: int = 1, temperature: float = 1.0,
+                          seed: int = EVAL_SEED, mask_invalid: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Each melody accompanied `samples` times (seeded) -> (melody, chords) [N * samples, T]."""
+    x = torch.as_tensor(np.repeat(np.asarray(melodies), samples, axis=0))
+    r = rollout_online(policy, x, temperature=temperature, seed=seed, mask_invalid=mask_invalid)
+    return x.numpy(), r.chords.numpy()
+
+
+def evaluate_chords(x, y, ensemble=None) -> dict[str, float]:
+    """Harmony, rewards and every diversity measure of a set of accompaniments."""
+    out = {"harmony": note_in_chord_ratio(x, y)}
+    emb = None
+    if ensemble is not None:
+        out["coherence"] = float(ensemble.score(x, y).mean())
+        try:
+            emb = ensemble.embed_chords(y).numpy()
+        except MinigaptError:  # an ensemble without a contrastive model: no Vendi
+            emb = None
+    out["rules"] = float(rule_penalty(x, y)[0].mean())
+    out.update(diversity_summary(y, emb))
+    return out
+
+
+def evaluate_policy(policy, melodies, ensemble=None, samples: int = 1, temperature: float = 1.0,
+                    seed: int = EVAL_SEED, mask_invalid: bool = True) -> dict[str, float]:
+    x, y = sample_accompaniments(policy, melodies, samples, temperature, seed, mask_invalid)
+    return evaluate_chords(x, y, ensemble)

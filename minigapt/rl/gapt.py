@@ -1,0 +1,194 @@
+"""GAPT's co-evolving discriminator (paper 3.3, Algorithm 1, C.6, C.8, C.11).
+
+D(y) reads a chord part only (BOS + chords; D(x, y) also reads the melody, the ablation of
+C.11) and says how likely it is to come from the data rather than from the policy. Its
+adversarial reward R_adv = -log(1 - D(y)) joins R_coh: chord parts that look machine-made (the
+same safe chord for ever) earn little, so collapsing stops paying.
+
+When D learns is the heart of the method (`should_update`):
+  * warm-up: on every K_int-th RL update (K_int = 5) while update < T_warm;
+  * at any time: when the mean R_adv of the last m = 3 updates exceeds tau (the policy is
+    fooling D: D gives its chords D > 1 - 1/e ~ 0.63 at tau = 1).
+On an update event D takes one step per PPO minibatch, on that update's rollouts (fake) and the
+data's chords of the same melodies (real), after that update's rewards were computed. Its
+optimiser has its own warmup + cosine schedule that advances only when D steps.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..music.tokens import BOS, VOCAB
+from ..rewards.encoders import FrameEncoder, pool
+from ..train.schedule import warmup_cosine
+
+
+@dataclass
+class DiscriminatorConfig:
+    """GAPT's discriminator and its update schedule (saved inside RLConfig)."""
+
+    dim: int = 64
+    """Encoder width."""
+    n_layers: int = 2
+    """Encoder blocks (paper: 8 at dim 512)."""
+    n_heads: int = 4
+    """Attention heads."""
+    frames_per_position: int = 1
+    """Frames packed into one encoder position (1: D sees every frame, as the paper's)."""
+    dropout: float = 0.0
+    """Dropout inside D while it trains."""
+    sees_melody: bool = False
+    """False: D(y), chords only (the paper's). True: D(x, y), melody too (ablation, C.11)."""
+    lr: float = 9e-5
+    """Peak AdamW learning rate (paper: 9e-5)."""
+    warmup_steps: int = 10
+    """Linear warmup of D's own schedule, in D steps."""
+    total_steps: int = 400
+    """D steps over which its cosine decays (to 10%); held after."""
+    weight_decay: float = 0.01
+    """AdamW weight decay."""
+    label_smoothing: float = 0.1
+    """BCE targets: real 1 - s/2, fake s/2 (cross-entropy's label_smoothing for two classes)."""
+    warmup_updates: int = 200
+    """T_warm: RL updates during which D learns every update_every updates (paper: 200)."""
+    update_every: int = 5
+    """K_int: the warm-up cadence (paper: 5)."""
+    gate_window: int = 3
+    """m: the gate looks at the mean R_adv of this many most recent RL updates (paper: 3)."""
+    tau: float = 1.0
+    """The gate opens when that mean exceeds tau (paper: 1.0, i.e. mean D ~ 0.63)."""
+    steps_per_event: int = 0
+    """D steps per update event; 0 = one per PPO minibatch (the paper's)."""
+
+
+def should_update(update: int, recent_adv: Sequence[float], cfg: DiscriminatorConfig) -> tuple[bool, str]:
+    """Algorithm 1's schedule. update: the index (from 0) of the RL update just done;
+    recent_adv: mean R_adv of each update so far, this one last -> (step D now?, phase), phase
+    "warmup" for a warm-up cadence step, "gated" for a step the tau gate opened, "" for none."""
+    if update < cfg.warmup_updates and update % cfg.update_every == 0:
+        return True, "warmup"
+    window = list(recent_adv)[-cfg.gate_window:]
+    if len(window) == cfg.gate_window and sum(window) / len(window) > cfg.tau:
+        return True, "gated"
+    return False, ""
+
+
+def smoothed_targets(is_real: torch.Tensor, smoothing: float) -> torch.Tensor:
+    """0/1 labels -> BCE targets with label smoothing: 1 -> 1 - s/2, 0 -> s/2."""
+    return is_real.float() * (1 - smoothing) + smoothing / 2
+
+
+def adversarial_reward(d_real_prob: torch.Tensor) -> torch.Tensor:
+    """R_adv = -log(1 - D(y) + 1e-12) (the authors' form): 0 when D is sure the chords are fake,
+    large (27.6 at D = 1, never inf) when D takes them for real."""
+    return -torch.log(1 - d_real_prob + 1e-12)
+
+
+class ChordDiscriminator(nn.Module):
+    """D(y) or D(x, y): a transformer encoder over [CLS] + BOS + chord frames (+ melody frames
+    summed per position when it sees the melody) -> the logit of "real"."""
+
+    kind = "discriminator"
+
+    def __init__(self, cfg: DiscriminatorConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = FrameEncoder(VOCAB.size, n_parts=2 if cfg.sees_melody else 1, dim=cfg.dim,
+                                    n_layers=cfg.n_layers, n_heads=cfg.n_heads, dropout=cfg.dropout,
+                                    frames_per_position=cfg.frames_per_position)
+        self.classifier = nn.Sequential(nn.Linear(cfg.dim, cfg.dim), nn.GELU(), nn.Linear(cfg.dim, 1))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Melody and chord frames [B, T] -> logits [B] (x is ignored by D(y))."""
+        bos = torch.full_like(y[:, :1], BOS)
+        parts = (torch.cat([bos, x], 1), torch.cat([bos, y], 1)) if self.cfg.sees_melody else \
+            (torch.cat([bos, y], 1),)
+        h, keep = self.encoder(*parts)
+        return self.classifier(pool(h, keep, "first")).squeeze(-1)
+
+    def prob_real(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self(x, y))
+
+
+def discriminator_loss(d: ChordDiscriminator, x, y_real, y_fake, smoothing: float) -> tuple[torch.Tensor, dict]:
+    """BCE with label smoothing on a batch of real and fake chord parts of the same melodies."""
+    logits = d(torch.cat([x, x]), torch.cat([y_real, y_fake]))
+    labels = torch.cat([torch.ones(len(x)), torch.zeros(len(x))])
+    loss = F.binary_cross_entropy_with_logits(logits, smoothed_targets(labels, smoothing))
+    with torch.no_grad():
+        acc = ((logits > 0).float() == labels).float().mean()
+    return loss, {"d_loss": float(loss.detach()), "d_acc": float(acc)}
+
+
+class Adversary:
+    """The discriminator inside the RL loop (rl/train.py calls reward() in stage 3 and
+    observe() after the policy update)."""
+
+    def __init__(self, cfg: DiscriminatorConfig, minibatch_size: int, seed: int = 0):
+        torch.manual_seed(seed + 10_000)  # D's initialisation: its own stream, seeded
+        self.cfg, self.minibatch_size = cfg, minibatch_size
+        self.d = ChordDiscriminator(cfg).eval()
+        self.opt = torch.optim.AdamW(self.d.parameters(), lr=cfg.lr, betas=(0.9, 0.95),
+                                     weight_decay=cfg.weight_decay)
+        self.generator = torch.Generator().manual_seed(seed + 10_001)
+        self.recent_adv: list[float] = []
+        self.steps = {"warmup": 0, "gated": 0}
+        self.events = {"warmup": 0, "gated": 0}
+        self.last_fake_prob = None
+
+    @torch.no_grad()
+    def reward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """R_adv of each chord part [B] (D in eval mode, no gradients)."""
+        self.d.eval()
+        p = self.d.prob_real(x, y)
+        self.last_fake_prob = p
+        return adversarial_reward(p)
+
+    def observe(self, ep, update: int) -> dict[str, float]:
+        """After RL update `update` (from 0): log D on this batch, then step D if the schedule says so."""
+        with torch.no_grad():
+            self.d.eval()
+            p_fake = self.last_fake_prob if self.last_fake_prob is not None else self.d.prob_real(ep.melody, ep.chords)
+            p_real = self.d.prob_real(ep.melody, ep.real_chords)
+        r_adv = float(adversarial_reward(p_fake).mean())
+        self.recent_adv.append(r_adv)
+        stats = {"d_prob_real": float(p_real.mean()), "d_prob_fake": float(p_fake.mean()),
+                 "d_acc": float(((p_real > 0.5).float().mean() + (p_fake <= 0.5).float().mean()) / 2),
+                 "r_adv_window": sum(self.recent_adv[-self.cfg.gate_window:]) / min(len(self.recent_adv),
+                                                                                     self.cfg.gate_window)}
+        step, phase = should_update(update, self.recent_adv, self.cfg)
+        losses = []
+        if step:
+            self.events[phase] += 1
+            n_steps = self.cfg.steps_per_event or max(1, len(ep) // self.minibatch_size)
+            self.d.train()
+            for _ in range(n_steps):
+                idx = torch.randperm(len(ep), generator=self.generator)[:self.minibatch_size]
+                lr = warmup_cosine(sum(self.steps.values()), self.cfg.lr, self.cfg.warmup_steps,
+                                   self.cfg.total_steps, 0.1)
+                for g in self.opt.param_groups:
+                    g["lr"] = lr
+                loss, _ = discriminator_loss(self.d, ep.melody[idx], ep.real_chords[idx], ep.chords[idx],
+                                             self.cfg.label_smoothing)
+                self.opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.d.parameters(), 1.0)
+                self.opt.step()
+                self.steps[phase] += 1
+                losses.append(float(loss))
+            self.d.eval()
+        self.last_fake_prob = None
+        stats.update({"d_updated": float(step), "d_loss": sum(losses) / len(losses) if losses else float("nan"),
+                      "d_steps_warmup": float(self.steps["warmup"]), "d_steps_gated": float(self.steps["gated"]),
+                      "d_events_warmup": float(self.events["warmup"]),
+                      "d_events_gated": float(self.events["gated"])})
+        return stats
+
+
+def adversary_for(rl_cfg) -> Adversary:
+    """The adversary an RLConfig asks for (its `discriminator` field), seeded by its seed."""
+    return Adversary(rl_cfg.discriminator, rl_cfg.minibatch_size, rl_cfg.seed)

@@ -1,0 +1,215 @@
+"""The RL loop: collect -> score -> reward -> update, with logs, evaluation and checkpoints.
+
+    for update in range(cfg.updates):
+        1. collect      the policy accompanies a batch of training melodies (rollout.collect)
+        2. score        old log-probs, KL to the anchor, entropy       (rollout.score_policy)
+        3. reward       alpha R_coh + beta R_rules + gamma R_adv       (rollout.compose_rewards)
+        4-6. update     PPO (ppo.ppo_update) or Dr.GRPO (grpo.grpo_update)
+        7. adversary    GAPT's discriminator may step, after the rewards were computed (rl/gapt.py)
+
+Every update appends a row to metrics.csv; every eval_every updates the policy accompanies the
+fixed evaluation melodies (eval.csv). A NaN anywhere stops the run with one line and leaves the
+last good checkpoint in place; Ctrl-C saves what was learnt.
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import dataclasses
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..data.dataset import DataConfig, train_sampler
+from ..models.checkpoint import load_checkpoint, build_model, runs_dir, save_checkpoint, shipped_dir
+from ..models.decoder import ValueModel
+from ..train.schedule import warmup_cosine
+from .config import RLConfig
+from .evaluation import evaluate_policy
+from .grpo import grpo_update
+from .ppo import ppo_update
+from .rollout import NonFiniteError, batch_stats, collect, compose_rewards, sample_melodies, score_policy
+
+CHECKPOINT_NAME = "model.pt"
+
+
+@dataclass
+class RLRun:
+    """A trained (or loaded) RL policy and its history."""
+
+    policy: torch.nn.Module
+    config: RLConfig
+    metrics: list[dict] = field(default_factory=list)  # one row per update
+    evals: list[dict] = field(default_factory=list)  # one row per evaluation (update 0 = the start)
+    path: Path | None = None
+    seconds: float = 0.0
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    """All rows, atomically (columns: the union of keys in first-seen order)."""
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", newline="") as f:
+        w = csv.DictWriter(f, cols)
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, path)
+
+
+def _round(d: dict) -> dict:
+    return {k: (round(v, 5) if isinstance(v, float) else v) for k, v in d.items()}
+
+
+def train_rl(cfg: RLConfig, policy, anchor, ensemble, data, out_dir, *, eval_melodies=None,
+             adversary=None, progress: bool = True, base: str = "online-mle") -> RLRun:
+    """Post-train a copy of `policy` (an online MLE policy) with RL. `data`: load_frames output
+    (training melodies come from its train split); `eval_melodies`: melody frames [N, T] for the
+    periodic evaluation (rl.evaluation.evaluation_melodies), or None for none. Writes
+    out_dir/{model.pt, metrics.csv, eval.csv, config.json}."""
+    from tqdm.auto import tqdm
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    actor = copy.deepcopy(policy).eval()  # dropout off for RL, in actor, critic and anchor
+    anchor.eval()
+    critic = ValueModel(actor).eval() if cfg.algorithm == "ppo" else None
+    actor_opt = torch.optim.Adam(actor.parameters(), lr=cfg.actor_lr, betas=cfg.betas)
+    critic_opt = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr, betas=cfg.betas) if critic else None
+    data_cfg = dataclasses.replace(DataConfig.preset(cfg.scale), crop_frames=cfg.crop_frames)
+    sampler = train_sampler(data, data_cfg, seed=cfg.seed)
+    (out_dir / "config.json").write_text(json.dumps({"rl_config": dataclasses.asdict(cfg), "base": base},
+                                                    indent=2, default=str))
+    embed = getattr(ensemble, "embed_chords", None)
+
+    run = RLRun(actor, cfg, path=out_dir / CHECKPOINT_NAME)
+    meta = {"system": cfg.system, "seed": cfg.seed, "updates_done": 0, "complete": False, "base": base}
+    saved_at = None
+
+    def evaluate(update: int) -> None:
+        if eval_melodies is None:
+            return
+        row = {"update": update, **evaluate_policy(actor, eval_melodies, ensemble, cfg.eval_samples,
+                                                   cfg.temperature, mask_invalid=cfg.mask_invalid)}
+        run.evals.append(_round(row))
+        _write_csv(out_dir / "eval.csv", run.evals)
+
+    def save(complete: bool) -> None:
+        nonlocal saved_at
+        meta.update(complete=complete, seconds=round(time.perf_counter() - t0, 1),
+                    eval_history=run.evals)
+        save_checkpoint(run.path, actor, train_config=cfg, meta=meta)
+        saved_at = meta["updates_done"]
+
+    t0 = time.perf_counter()
+    evaluate(0)
+    bar = tqdm(total=cfg.updates, desc=f"{cfg.system} seed {cfg.seed}", disable=not progress)
+    update = 0
+    try:
+        for update in range(cfg.updates):
+            lrs = {}
+            for name, opt, lr in (("actor", actor_opt, cfg.actor_lr), ("critic", critic_opt, cfg.critic_lr)):
+                if opt is not None:
+                    lrs[f"{name}_lr"] = warmup_cosine(update, lr, cfg.warmup_updates, cfg.updates, cfg.min_lr_ratio)
+                    for g in opt.param_groups:
+                        g["lr"] = lrs[f"{name}_lr"]
+            x, y_real = sample_melodies(sampler, cfg.rollouts_per_update,
+                                        cfg.group_size if cfg.algorithm == "grpo" else 1)
+            ep = collect(actor, x, y_real, cfg, generator)           # 1. collect
+            score_policy(actor, anchor, ep, cfg)                      # 2. score
+            compose_rewards(ep, ensemble, cfg, adversary)             # 3. reward
+            if cfg.algorithm == "ppo":                                # 4-6. update
+                stats = ppo_update(actor, critic, ep, actor_opt, critic_opt, cfg, generator)
+            else:
+                stats = grpo_update(actor, ep, actor_opt, cfg, generator)
+            adv_stats = adversary.observe(ep, update) if adversary is not None else {}  # 7.
+            row = {"update": update + 1, "seconds": time.perf_counter() - t0, **lrs,
+                   "reward": float(ep.sequence_reward.mean()),
+                   **{k: float(v.mean()) for k, v in ep.reward_terms.items()},
+                   "kl_per_token": float(ep.kl.sum() / ep.mask.sum().clamp(min=1)),
+                   **stats, **batch_stats(ep, embed), **adv_stats}
+            run.metrics.append(_round(row))
+            _write_csv(out_dir / "metrics.csv", run.metrics)
+            meta["updates_done"] = update + 1
+            if (update + 1) % cfg.eval_every == 0 or update + 1 == cfg.updates:
+                evaluate(update + 1)
+            if (update + 1) % cfg.checkpoint_every == 0 and update + 1 < cfg.updates:
+                save(False)
+            bar.update(1)
+            bar.set_postfix(reward=f"{row['reward']:+.2f}", harmony=f"{row['harmony']:.2f}",
+                            distinct=f"{row['distinct_chords_per_sequence']:.1f}")
+        save(True)
+    except NonFiniteError as e:
+        bar.close()
+        kept = f"last good checkpoint {run.path} (update {saved_at})" if saved_at is not None else \
+            "no checkpoint was saved yet"
+        raise NonFiniteError(f"{e} at update {update + 1}: RL stopped; {kept}") from None
+    except KeyboardInterrupt:
+        print(f"\ninterrupted after {meta['updates_done']} updates: saving what we have")
+        save(False)
+    finally:
+        bar.close()
+    run.seconds = meta["seconds"]
+    print(f"saved {run.path} ({meta['updates_done']} updates, {run.seconds} s)")
+    return run
+
+
+def run_name(system: str, seed: int) -> str:
+    return f"{system}-seed{seed}"
+
+
+def _normalised(cfg) -> dict:
+    d = cfg if isinstance(cfg, dict) else dataclasses.asdict(cfg)
+    return json.loads(json.dumps(d, default=str))
+
+
+def _read_csv(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with path.open() as f:
+        return [{k: (float(v) if v not in ("", None) else None) for k, v in r.items()} for r in csv.DictReader(f)]
+
+
+def load_run(path, cfg: RLConfig | None = None) -> RLRun:
+    """An RL run from its checkpoint (and the CSVs beside it, when there)."""
+    ckpt = load_checkpoint(path, kind="online")
+    policy = build_model(ckpt).eval()
+    cfg = cfg or RLConfig(**{k: v for k, v in (ckpt.train_config or {}).items()
+                             if k in {f.name for f in dataclasses.fields(RLConfig)}})
+    folder = Path(path).parent
+    evals = _read_csv(folder / "eval.csv") or ckpt.meta.get("eval_history", [])
+    return RLRun(policy, cfg, _read_csv(folder / "metrics.csv"), evals, Path(path),
+                 ckpt.meta.get("seconds", 0.0))
+
+
+def train_or_load_rl(cfg: RLConfig, policy, anchor, ensemble, data, *, eval_melodies=None,
+                     adversary_factory=None, name: str | None = None, runs: str | Path | None = None,
+                     use_pretrained: bool = True, retrain: bool = False, progress: bool = True) -> RLRun:
+    """The run runs/<scale>/<name>-seed<seed>/ (name: the system's) if it finished with this
+    very config, else the shipped checkpoint assets/checkpoints/<name>.pt for seed 0 if
+    use_pretrained, else train it now. `adversary_factory()` builds GAPT's discriminator when
+    the run needs one."""
+    name = name or cfg.system
+    folder = (Path(runs) if runs is not None else runs_dir() / cfg.scale) / run_name(name, cfg.seed)
+    own = folder / CHECKPOINT_NAME
+    if own.is_file() and not retrain:
+        ckpt = load_checkpoint(own, kind="online")
+        if ckpt.meta.get("complete") and _normalised(ckpt.train_config or {}) == _normalised(cfg):
+            print(f"loaded your run {own}")
+            return load_run(own, cfg)
+        print(f"{own} is unfinished or was trained with another config: training anew")
+    shipped = shipped_dir() / f"{name}.pt"
+    if shipped.is_file() and use_pretrained and not retrain and cfg.seed == 0:
+        ckpt = load_checkpoint(shipped, kind="online")
+        if (ckpt.train_config or {}).get("scale") == cfg.scale:
+            print(f"loaded the shipped checkpoint {shipped}")
+            return load_run(shipped)
+    adversary = adversary_factory() if adversary_factory is not None and cfg.adversarial_weight else None
+    return train_rl(cfg, policy, anchor, ensemble, data, folder, eval_melodies=eval_melodies,
+                    adversary=adversary, progress=progress)

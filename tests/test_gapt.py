@@ -1,0 +1,107 @@
+"""GAPT: the two-phase discriminator schedule, label smoothing, R_adv, and D inside the loop."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from minigapt.rl import train_rl
+from minigapt.rl.gapt import (Adversary, ChordDiscriminator, DiscriminatorConfig, adversarial_reward,
+                              discriminator_loss, should_update, smoothed_targets)
+from minigapt.rl.rollout import Episodes
+
+from test_rl import FakeEnsemble, _smoke_cfg, _tiny_world
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _schedule(stream, cfg):
+    """Feed per-update mean R_adv values one by one -> list of (update, phase) where D steps."""
+    seen, out = [], []
+    for u, r in enumerate(stream):
+        seen.append(r)
+        step, phase = should_update(u, seen, cfg)
+        if step:
+            out.append((u, phase))
+    return out
+
+
+def test_warmup_cadence_every_k_updates_until_t_warm():
+    cfg = DiscriminatorConfig(warmup_updates=20, update_every=5, gate_window=3, tau=1.0)
+    assert _schedule([0.1] * 40, cfg) == [(0, "warmup"), (5, "warmup"), (10, "warmup"), (15, "warmup")]
+
+
+def test_gate_opens_above_tau_and_closes_below_it():
+    cfg = DiscriminatorConfig(warmup_updates=0, update_every=5, gate_window=3, tau=1.0)
+    stream = [0.5, 0.5, 2.0, 2.0, 0.9, 0.1, 0.1, 0.1, 3.0]
+    # windows (mean of the last 3): u2 1.0 (not > tau), u3 1.5 open, u4 1.63 open, u5 1.0 closed,
+    # u6 0.37, u7 0.1, u8 1.07 open
+    assert _schedule(stream, cfg) == [(3, "gated"), (4, "gated"), (8, "gated")]
+
+
+def test_gate_can_fire_during_warmup_between_cadence_steps():
+    cfg = DiscriminatorConfig(warmup_updates=10, update_every=5, gate_window=3, tau=1.0)
+    assert _schedule([2.0] * 4, cfg) == [(0, "warmup"), (2, "gated"), (3, "gated")]
+
+
+def test_label_smoothing_targets_match_two_class_cross_entropy():
+    targets = smoothed_targets(torch.tensor([1, 0, 1]), 0.1)
+    assert torch.allclose(targets, torch.tensor([0.95, 0.05, 0.95]))
+    logits = torch.tensor([2.0, -1.0, 0.3])
+    bce = F.binary_cross_entropy_with_logits(logits, targets)
+    two_class = torch.stack([torch.zeros(3), logits], 1)  # softmax([0, l]) = sigmoid(l)
+    ce = F.cross_entropy(two_class, torch.tensor([1, 0, 1]), label_smoothing=0.1)
+    assert torch.allclose(bce, ce, atol=1e-6)
+
+
+def test_adversarial_reward_is_finite_at_d_one_and_zero_at_d_zero():
+    r = adversarial_reward(torch.tensor([0.0, 1 - 1 / math.e, 1.0]))
+    assert torch.isfinite(r).all()
+    assert float(r[0]) == pytest.approx(0.0, abs=1e-9)
+    assert float(r[1]) == pytest.approx(1.0, abs=1e-5)  # tau = 1 <=> D ~ 0.63
+    assert float(r[2]) == pytest.approx(-math.log(1e-12), rel=1e-6)
+
+
+@pytest.mark.parametrize("sees_melody", [False, True])
+def test_discriminator_learns_to_tell_held_chords_from_moving_ones(sees_melody):
+    torch.manual_seed(0)
+    cfg = DiscriminatorConfig(dim=32, n_layers=1, n_heads=2, sees_melody=sees_melody)
+    d = ChordDiscriminator(cfg)
+    opt = torch.optim.AdamW(d.parameters(), lr=3e-3)
+    from test_rl import C_HOLD, C_MAJOR, G_MAJOR
+    from minigapt.music.tokens import VOCAB
+    x = torch.full((16, 32), VOCAB.melody_on(60))
+    real = torch.full((16, 32), C_HOLD)
+    real[:, ::8], real[:, 4::8] = C_MAJOR, G_MAJOR
+    real[:, 5:8] = VOCAB.chord_hold("G")
+    fake = torch.full((16, 32), C_HOLD)
+    fake[:, 0] = C_MAJOR
+    for _ in range(40):
+        loss, stats = discriminator_loss(d, x, real, fake, 0.1)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert stats["d_acc"] == 1.0
+    d.eval()
+    assert float(d.prob_real(x, real).mean()) > 0.8 > 0.2 > float(d.prob_real(x, fake).mean())
+    # D(y) ignores the melody entirely
+    if not sees_melody:
+        assert torch.allclose(d(x, real), d(torch.zeros_like(x), real))
+
+
+def test_gapt_run_logs_discriminator_steps_per_phase(tmp_path):
+    policy, anchor, data = _tiny_world()
+    cfg = _smoke_cfg(system="gapt", updates=4)
+    cfg.discriminator = DiscriminatorConfig(dim=32, n_layers=1, n_heads=2, warmup_updates=4, update_every=2,
+                                            tau=1e9, lr=1e-3)
+    adversary = Adversary(cfg.discriminator, cfg.minibatch_size, seed=0)
+    run = train_rl(cfg, policy, anchor, FakeEnsemble(), data, tmp_path, adversary=adversary, progress=False)
+    m = run.metrics
+    assert [r["d_updated"] for r in m] == [1.0, 0.0, 1.0, 0.0]
+    steps_per_event = cfg.rollouts_per_update // cfg.minibatch_size
+    assert m[-1]["d_steps_warmup"] == 2 * steps_per_event and m[-1]["d_steps_gated"] == 0
+    assert all(r["adversarial"] > 0 for r in m) and all(0 <= r["d_acc"] <= 1 for r in m)
+    assert "r_adv_window" in m[-1]
