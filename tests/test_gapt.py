@@ -10,7 +10,8 @@ import torch.nn.functional as F
 
 from minigapt.rl import train_rl
 from minigapt.rl.gapt import (Adversary, ChordDiscriminator, DiscriminatorConfig, adversarial_reward,
-                              discriminator_loss, should_update, smoothed_targets)
+                              discriminator_loss, load_discriminator, should_update,
+                              smoothed_targets)
 from minigapt.rl.rollout import Episodes
 
 from test_rl import FakeEnsemble, _smoke_cfg, _tiny_world
@@ -105,3 +106,5 @@ def test_gapt_run_logs_discriminator_steps_per_phase(tmp_path):
     assert m[-1]["d_steps_warmup"] == 2 * steps_per_event and m[-1]["d_steps_gated"] == 0
     assert all(r["adversarial"] > 0 for r in m) and all(0 <= r["d_acc"] <= 1 for r in m)
     assert "r_adv_window" in m[-1]
+    d = load_discriminator(tmp_path)  # saved beside the policy, same weights
+    assert all(torch.equal(a, b) for a, b in zip(d.state_dict().values(), adversary.d.state_dict().values()))

@@ -165,8 +165,12 @@ SCALE_PRESETS = {
 DISCRIMINATOR_PRESETS = {
     "smoke": dict(dim=32, n_layers=1, n_heads=2, lr=1e-3, warmup_steps=1, total_steps=10,
                   warmup_updates=2, update_every=1),
-    "course": dict(dim=64, n_layers=2, n_heads=4, frames_per_position=4, lr=3e-4, warmup_steps=5,
-                   total_steps=200, warmup_updates=40, update_every=5, gate_window=3, tau=1.0),
+    # course: the paper's 2 steps per event (one per minibatch) x 8 warm-up events would give D
+    # 16 steps, and a small D needs ~100 to leave chance (prototype); so 8 steps per event at
+    # lr 1e-3 and a warm-up over half the run (60 of 120 updates: 12 events, 96 steps)
+    "course": dict(dim=64, n_layers=2, n_heads=4, frames_per_position=4, lr=1e-3, warmup_steps=8,
+                   total_steps=200, warmup_updates=60, update_every=5, gate_window=3, tau=1.0,
+                   steps_per_event=8),
     "paper": dict(dim=512, n_layers=8, n_heads=8, lr=9e-5, warmup_steps=20, total_steps=600,
                   warmup_updates=200, update_every=5, gate_window=3, tau=1.0),
 }

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..models.checkpoint import build_model, load_checkpoint, register_model_kind
 from ..music.tokens import BOS, VOCAB
 from ..rewards.encoders import FrameEncoder, pool
 from ..train.schedule import warmup_cosine
@@ -187,6 +188,19 @@ class Adversary:
                       "d_events_warmup": float(self.events["warmup"]),
                       "d_events_gated": float(self.events["gated"])})
         return stats
+
+
+register_model_kind("discriminator", lambda d: ChordDiscriminator(DiscriminatorConfig(**d)))
+DISCRIMINATOR_FILE = "discriminator.pt"  # beside a GAPT run's model.pt
+
+
+def load_discriminator(path) -> ChordDiscriminator:
+    """A GAPT run's discriminator (a run folder or the .pt file), in eval mode."""
+    from pathlib import Path
+
+    path = Path(path)
+    return build_model(load_checkpoint(path / DISCRIMINATOR_FILE if path.is_dir() else path,
+                                       kind="discriminator"))
 
 
 def adversary_for(rl_cfg) -> Adversary:

@@ -105,6 +105,10 @@ def train_rl(cfg: RLConfig, policy, anchor, ensemble, data, out_dir, *, eval_mel
         meta.update(complete=complete, seconds=round(time.perf_counter() - t0, 1),
                     eval_history=run.evals)
         save_checkpoint(run.path, actor, train_config=cfg, meta=meta)
+        if getattr(adversary, "d", None) is not None:  # GAPT: D too ("what the discriminator sees")
+            save_checkpoint(out_dir / "discriminator.pt", adversary.d, train_config=cfg,
+                            meta={"steps": dict(adversary.steps), "events": dict(adversary.events),
+                                  "updates_done": meta["updates_done"]})
         saved_at = meta["updates_done"]
 
     t0 = time.perf_counter()
