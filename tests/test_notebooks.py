@@ -28,6 +28,8 @@ EXPECTED_KEYS: dict[str, set[str]] = {
                          "trivial", "any_hack_at_least_real", "diversity", "targets", "train_seconds"},
     "04_naive_rl": {"scale", "seeds", "systems", "eval_set", "final", "curves", "diversity_drop", "targets",
                     "targets_binding", "train_seconds", "paper_reference", "configs", "trivial_comparison"},
+    "05_gapt": {"scale", "seeds", "systems", "final", "pareto", "frontier_gap", "d_updates", "d_scores",
+                "value_curves", "targets", "targets_binding", "train_seconds", "configs", "paper_reference"},
 }
 
 
@@ -192,9 +194,81 @@ def _check_04(r: dict) -> None:
     assert r["paper_reference"]["harmony"] == {"online-mle": 0.368, "ground truth": 0.727}
 
 
+def _check_05(r: dict) -> None:
+    assert r["scale"] == "smoke" and r["seeds"] == [0] and r["targets_binding"] is False
+    systems, n_seeds = r["systems"], len(r["seeds"])
+    assert systems == ["gapt", "gapt-no-adv"] and r["collapsed"]["system"] == "realchords"
+    cfg = {s: r["configs"][s]["scale"] for s in systems}
+    assert cfg["gapt"]["adversarial_weight"] > 0 and cfg["gapt-no-adv"]["adversarial_weight"] == 0
+    assert {k for k in cfg["gapt"] if cfg["gapt"][k] != cfg["gapt-no-adv"][k]} == {"system", "adversarial_weight"}
+    assert r["configs"]["gapt"]["paper"]["updates"] == 1000
+    assert "nottingham_test" in r["final"] and set(r["final"]) == set(r["eval_sets"]) <= {"nottingham_test", "openewld"}
+    rows = {"online-mle", "realchords", "ground truth", *systems}
+    for set_name, f in r["final"].items():
+        assert set(f) == rows, set_name
+        for name, m in f.items():
+            assert {"harmony", "vendi", "histogram_entropy", "distinct_chords_per_sequence",
+                    "chord_changes_per_sequence", "longest_hold"} <= set(m), (set_name, name)
+            for k, s in m.items():
+                vals = [v for v in s["values"] if v is not None]
+                assert len(s["values"]) == (n_seeds if name in systems else 1), (set_name, name, k)
+                assert not vals or abs(s["mean"] - sum(vals) / len(vals)) < 1e-9, (set_name, name, k)
+            assert 0 <= m["harmony"]["mean"] <= 1 and m["vendi"]["mean"] >= 1 - 1e-6, (set_name, name)
+        assert f["ground truth"]["harmony"]["mean"] > 0.4, set_name  # real chords fit their melodies
+    # the Pareto data are the runs' evaluations: start at update 0 (the shared MLE), end at the last update
+    updates_total = cfg["gapt"]["updates"]
+    starts = set()
+    for system in systems:
+        assert len(r["pareto"][system]) == n_seeds
+        for i, pts in enumerate(r["pareto"][system]):
+            updates = [p[0] for p in pts]
+            assert updates[0] == 0 and updates[-1] == updates_total and updates == sorted(set(updates)), system
+            starts.add((round(pts[0][1], 4), round(pts[0][2], 4)))
+            assert abs(pts[-1][1] - r["final"]["nottingham_test"][system]["harmony"]["values"][i]) < 1e-3, system
+    assert len(starts) == 1, "every run starts from the same online MLE evaluation"
+    g = r["frontier_gap"]
+    n_ckpt = sum(len(pts) - 1 for pts in r["pareto"]["gapt"])
+    assert g["matched"] + g["beyond_baseline_harmony"] + g["below_baseline_harmony"] == n_ckpt
+    assert len(g["checkpoints"]) == g["matched"]
+    for c in g["checkpoints"]:
+        assert abs(c["gap"] - (c["vendi"] - c["baseline_vendi"])) < 1e-9
+    if g["matched"]:
+        assert abs(g["mean"] - sum(c["gap"] for c in g["checkpoints"]) / g["matched"]) < 1e-9
+    front = g["baseline_frontier"]
+    assert [p[0] for p in front] == sorted(p[0] for p in front)
+    assert [p[1] for p in front] == sorted((p[1] for p in front), reverse=True)  # a frontier trades one for the other
+    d = r["d_updates"]
+    assert set(d["per_seed"]) == {str(s) for s in r["seeds"]}
+    for seed, c in d["per_seed"].items():
+        assert c is not None, f"seed {seed}: no D counters"
+        assert c["warmup_events"] == r["d_schedule"]["smoke"]["warmup_events"]  # the cadence is deterministic
+        assert c["warmup_steps"] == c["warmup_events"] * r["d_schedule"]["smoke"]["steps_per_event"]
+        assert c["gated_steps"] == c["gated_events"] * r["d_schedule"]["smoke"]["steps_per_event"]
+    assert d["paper"] == {"warmup_events": 40, "gated_events": 27, "warmup_steps": 320, "gated_steps": 216}
+    ds = r["d_scores"]
+    assert ds is not None, "the GAPT run saved no discriminator"
+    assert set(ds) == {"ground truth", "online-mle", "realchords", "gapt-no-adv", "gapt"}
+    for s in ds.values():
+        assert 0 <= s["mean_d"] <= 1 and 0 <= s["share_judged_real"] <= 1 and s["mean_r_adv"] >= 0
+    vc = r["value_curves"]
+    assert set(systems) <= set(vc) and len(vc["difference"]) == len(vc["gapt"]["update"])
+    for system in systems:
+        assert len(vc[system]["per_seed"]) == n_seeds
+    for name, t in r["targets"].items():
+        f = r["final"][t["eval_set"]]
+        b = f["gapt-no-adv"][t["measure"]]["mean"]
+        want = 1.25 * b if t["measure"] == "vendi" else b - 0.01
+        assert abs(t["threshold"] - want) < 1e-9 and t["met"] == (t["value"] >= want), name
+        assert abs(t["value"] - f["gapt"][t["measure"]]["mean"]) < 1e-12, name
+        assert 0 <= t["seeds_met"] <= t["seeds"] == n_seeds, name
+    assert len(r["targets"]) == 2 * len(r["final"])
+    assert len(r["train_seconds"]["gapt"]) == n_seeds and all(v >= 0 for v in r["train_seconds"]["gapt"])
+    assert r["paper_reference"]["table1"]["nottingham_test"]["gapt"] == [0.497, 26.645]
+
+
 # Checks of the values a notebook wrote at smoke scale (notebook stem -> function).
 VALUE_CHECKS = {"01_tokenization": _check_01, "02_mle": _check_02, "03_reward_models": _check_03,
-                "04_naive_rl": _check_04}
+                "04_naive_rl": _check_04, "05_gapt": _check_05}
 
 
 # --- notebook_tools -------------------------------------------------------------------------

@@ -180,7 +180,7 @@ class Adversary:
                 torch.nn.utils.clip_grad_norm_(self.d.parameters(), 1.0)
                 self.opt.step()
                 self.steps[phase] += 1
-                losses.append(float(loss))
+                losses.append(loss.item())
             self.d.eval()
         self.last_fake_prob = None
         stats.update({"d_updated": float(step), "d_loss": sum(losses) / len(losses) if losses else float("nan"),
