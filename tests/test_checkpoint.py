@@ -69,6 +69,10 @@ def test_names_resolve_to_own_run_then_shipped(saved, tmp_path, monkeypatch):
     assert resolve_checkpoint(path.parent) == path  # a run folder
     assert resolve_checkpoint(str(path)) == path  # a file
     one_line_error(lambda: resolve_checkpoint("no-such-model"), "no-such-model", "train it")
+    rl_run = tmp_path / "course" / "gapt-seed0"  # an RL system's name finds its seed-0 run
+    rl_run.mkdir(parents=True)
+    (rl_run / "model.pt").write_bytes(path.read_bytes())
+    assert resolve_checkpoint("gapt") == rl_run / "model.pt"
 
 
 def test_mismatches_say_what_differs(saved):

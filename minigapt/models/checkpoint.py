@@ -152,8 +152,8 @@ def build_model(ckpt: Checkpoint, device="cpu") -> torch.nn.Module:
 
 def resolve_checkpoint(name_or_path) -> Path:
     """A model name or path -> checkpoint file: a .pt file, a run folder, runs/<name>/model.pt,
-    runs/<scale>/<name>/model.pt (the notebooks' layout; paper before course before smoke), then
-    assets/checkpoints/<name>.pt."""
+    runs/<scale>/<name>/model.pt or runs/<scale>/<name>-seed0/model.pt (the notebooks' layout, RL
+    runs named by seed; paper before course before smoke), then assets/checkpoints/<name>.pt."""
     p = Path(name_or_path)
     if p.is_file():
         return p
@@ -161,7 +161,8 @@ def resolve_checkpoint(name_or_path) -> Path:
         return p / CHECKPOINT_NAME
     name = str(name_or_path)
     own = [runs_dir() / name / CHECKPOINT_NAME]
-    own += [runs_dir() / scale / name / CHECKPOINT_NAME for scale in ("paper", "course", "smoke")]
+    for scale in ("paper", "course", "smoke"):  # an RL system's name means its seed-0 run
+        own += [runs_dir() / scale / name / CHECKPOINT_NAME, runs_dir() / scale / f"{name}-seed0" / CHECKPOINT_NAME]
     shipped = shipped_dir() / f"{name}.pt"
     for candidate in (*own, shipped):
         if candidate.is_file():
