@@ -252,3 +252,18 @@ def test_rl_presets_exist_for_every_scale_and_system_and_paper_matches_section_c
     assert (paper.gae_gamma, paper.gae_lambda, paper.clip_coef, paper.grad_clip) == (1.0, 0.95, 0.2, 1.0)
     with pytest.raises(MinigaptError):
         RLConfig.preset("course", "nonsense")
+
+
+def test_a_config_saved_before_a_field_existed_still_matches_its_preset():
+    import dataclasses
+
+    from minigapt.rl.train import _normalised
+
+    cfg = RLConfig.preset("course", "gapt")
+    saved = dataclasses.asdict(cfg)
+    del saved["rule_terms"], saved["discriminator"]["steps_per_event"]  # as if saved by an older version
+    saved["discriminator"]["steps_per_event"] = cfg.discriminator.steps_per_event
+    assert _normalised(saved) == _normalised(cfg)
+    assert _normalised({**saved, "actor_lr": 1.0}) != _normalised(cfg)
+    with pytest.raises(MinigaptError):
+        RLConfig(rule_terms=("invalid", "nonsense"))

@@ -66,6 +66,8 @@ class RLConfig:
     """alpha: weight of R_coh (the reward ensemble's mean z-score)."""
     rules_weight: float = 1.0
     """beta: weight of R_rules (invalid, silence, early stop, repetition penalties)."""
+    rule_terms: tuple[str, ...] = ("invalid", "silence", "early_stop", "repetition")
+    """Which rule penalties make up R_rules (ablation: ("invalid",) alone, Table 7)."""
     adversarial_weight: float = 0.0
     """gamma: weight of R_adv = -log(1 - D(y)) (GAPT's discriminator; 0 = off)."""
     whiten_rewards: bool = True
@@ -102,6 +104,11 @@ class RLConfig:
 
     def __post_init__(self):
         self.betas = tuple(self.betas)
+        self.rule_terms = tuple(self.rule_terms)
+        bad = set(self.rule_terms) - {"invalid", "silence", "early_stop", "repetition"}
+        if bad:
+            raise MinigaptError(f"unknown rule penalty {sorted(bad)[0]!r}; choose from invalid, silence, "
+                                "early_stop, repetition")
         if isinstance(self.discriminator, dict):  # read back from a checkpoint
             self.discriminator = DiscriminatorConfig(**self.discriminator)
         if self.reward_types is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -143,8 +144,9 @@ def compose_rewards(ep: Episodes, ensemble, cfg: RLConfig, adversary=None) -> No
             terms[f"coherence_{kind}"] = torch.stack([v for n, v in z.items() if n.split("/")[0] == kind]).mean(0)
     else:
         terms["coherence"] = ensemble.score(x, y, use=cfg.reward_types).float()
-    rules, parts = rule_penalty(x.numpy(), y.numpy())
-    terms["rules"] = torch.as_tensor(rules, dtype=torch.float32)
+    _, parts = rule_penalty(x.numpy(), y.numpy())
+    terms["rules"] = torch.as_tensor(sum(parts[t] for t in cfg.rule_terms) if cfg.rule_terms
+                                     else np.zeros(len(x)), dtype=torch.float32)
     for name, v in parts.items():
         terms[f"rule_{name}"] = torch.as_tensor(v, dtype=torch.float32)
     terms["adversarial"] = (adversary.reward(x, y).float() if adversary is not None and cfg.adversarial_weight

@@ -168,9 +168,20 @@ def run_name(system: str, seed: int) -> str:
     return f"{system}-seed{seed}"
 
 
+def config_from_dict(d: dict) -> RLConfig:
+    """A saved RLConfig; fields added since it was saved take their defaults."""
+    names = {f.name for f in dataclasses.fields(RLConfig)}
+    return RLConfig(**{k: v for k, v in d.items() if k in names})
+
+
 def _normalised(cfg) -> dict:
-    d = cfg if isinstance(cfg, dict) else dataclasses.asdict(cfg)
-    return json.loads(json.dumps(d, default=str))
+    """A config as plain JSON data for comparison (a saved one gets the defaults of newer fields)."""
+    if isinstance(cfg, dict):
+        try:
+            cfg = config_from_dict(cfg)
+        except (TypeError, ValueError):
+            return json.loads(json.dumps(cfg, default=str))
+    return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
 
 
 def _read_csv(path: Path) -> list[dict]:
@@ -184,8 +195,7 @@ def load_run(path, cfg: RLConfig | None = None) -> RLRun:
     """An RL run from its checkpoint (and the CSVs beside it, when there)."""
     ckpt = load_checkpoint(path, kind="online")
     policy = build_model(ckpt).eval()
-    cfg = cfg or RLConfig(**{k: v for k, v in (ckpt.train_config or {}).items()
-                             if k in {f.name for f in dataclasses.fields(RLConfig)}})
+    cfg = cfg or config_from_dict(ckpt.train_config or {})
     folder = Path(path).parent
     evals = _read_csv(folder / "eval.csv") or ckpt.meta.get("eval_history", [])
     return RLRun(policy, cfg, _read_csv(folder / "metrics.csv"), evals, Path(path),
