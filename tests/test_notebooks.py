@@ -30,6 +30,9 @@ EXPECTED_KEYS: dict[str, set[str]] = {
                     "targets_binding", "train_seconds", "paper_reference", "configs", "trivial_comparison"},
     "05_gapt": {"scale", "seeds", "systems", "final", "pareto", "frontier_gap", "d_updates", "d_scores",
                 "value_curves", "targets", "targets_binding", "train_seconds", "configs", "paper_reference"},
+    "06_evaluation": {"scale", "seeds", "ablation_seeds", "systems", "ablations", "eval_sets", "table1", "table6", "table7",
+                      "table8", "table9", "table10", "pareto", "tsne", "perturbation", "long_sequences", "agent", "claims",
+                      "train_seconds", "configs", "paper_reference"},
 }
 
 
@@ -266,9 +269,97 @@ def _check_05(r: dict) -> None:
     assert r["paper_reference"]["table1"]["nottingham_test"]["gapt"] == [0.497, 26.645]
 
 
+def _check_06(r: dict) -> None:
+    from minigapt.rl.systems import REGISTRY
+
+    assert r["scale"] == "smoke" and r["seeds"] == [0] and r["ablation_seeds"] == [0]
+    systems, ablations = r["systems"], r["ablations"]
+    assert systems == ["realchords", "gapt-no-adv", "gapt", "grpo", "grpo-adv", "gapt-dxy"]
+    assert ablations == ["gapt-coh2", "gapt-rules2", "gapt-adv2", "gapt-no-rules", "gapt-invalid-only"]
+    sets = set(r["eval_sets"])
+    assert "nottingham_test" in sets <= {"nottingham_test", "openewld"}
+    t1 = r["table1"]
+    assert set(t1) == {"online-mle", "ground truth", *systems, *ablations}
+    for name, by_set in t1.items():
+        assert set(by_set) == sets, name
+        n = len(r["seeds"]) if name in systems else len(r["ablation_seeds"]) if name in ablations else 1
+        for set_name, m in by_set.items():
+            assert {"harmony", "vendi", "vendi_vs_data", "pitch_classes_per_chord", "wrong_kind_frames", "stray_hold_frames",
+                    "invalid_sequences", "distinct_chords_per_sequence", "longest_hold"} <= set(m), (name, set_name)
+            for k, s in m.items():
+                vals = [v for v in s["values"] if v is not None]
+                assert len(s["values"]) == n, (name, set_name, k)
+                assert not vals or abs(s["mean"] - sum(vals) / len(vals)) < 1e-9, (name, set_name, k)
+                assert (s["sd"] is None) == (len(vals) < 2), (name, set_name, k)
+            assert 0 <= m["harmony"]["mean"] <= 1 and m["vendi"]["mean"] >= 1 - 1e-6, (name, set_name)
+            assert 0 <= m["invalid_sequences"]["mean"] <= 1 and 0 <= m["wrong_kind_frames"]["mean"] <= 1
+        if name not in REGISTRY or REGISTRY[name].overrides.get("mask_invalid", True):  # masked: never ill-formed
+            assert all(by_set[s]["wrong_kind_frames"]["mean"] == 0 == by_set[s]["stray_hold_frames"]["mean"]
+                       for s in sets), name
+    for set_name in sets:
+        gt = t1["ground truth"][set_name]
+        assert gt["harmony"]["mean"] > 0.4 and gt["vendi_vs_data"]["mean"] == 1.0  # real chords fit their melodies
+        assert 2.5 < gt["pitch_classes_per_chord"]["mean"] < 4.5
+    # the other tables are views of table 1
+    for key, names in (("table6", systems), ("table7", ["gapt", *ablations]),
+                       ("table8", ["gapt-no-adv", "gapt", "grpo", "grpo-adv"]), ("table9", ["gapt-no-adv", "gapt", "gapt-dxy"])):
+        assert set(r[key]) == set(names), key
+        for name, by_set in r[key].items():
+            for set_name, m in by_set.items():
+                for k, s in m.items():
+                    assert s == t1[name][set_name][k], (key, name, set_name, k)
+    for name, by_set in r["table10"].items():
+        for set_name, s in by_set.items():
+            assert s == t1[name][set_name]["pitch_classes_per_chord"], (name, set_name)
+    for set_name, p in r["pareto"].items():
+        assert set(p["frontier"]) <= set(p["points"]) and p["frontier"], set_name
+        for name, (h, v) in p["points"].items():
+            assert h == t1[name][set_name]["harmony"]["mean"] and v == t1[name][set_name]["vendi"]["mean"]
+        assert set(p["paper_frontier"]) == ({"online-mle", "gapt"} if set_name == "nottingham_test"
+                                            else {"online-mle", "realchords", "gapt", "grpo-adv"})
+    ts = r["tsne"]
+    n_pts = ts["info"]["per_system"]
+    assert set(ts["coordinates"]) == set(n_pts) == {"ground truth", "online-mle", "realchords", "gapt-no-adv", "gapt"}
+    for name, xy in ts["coordinates"].items():
+        assert len(xy) == n_pts[name] > 0 and all(len(p) == 2 and None not in p for p in xy), name
+    assert len(set(n_pts.values())) == 1 and all(0 < c <= 1 for c in ts["occupied_cells"].values())
+    pert = r["perturbation"]
+    n_beats = r["eval_sets"]["nottingham_test"]["max_frames"] // 4
+    assert pert["steps"]["none"] == [] and len(pert["steps"]["multi"]) == 3 and pert["steps"]["single"][0][1] == 6
+    assert [s[1] for s in pert["steps"]["multi"]] == [6, 4, -10]
+    for variant, curves in pert["curves"].items():
+        assert set(curves) == {"online-mle", "realchords", "gapt-no-adv", "gapt"}, variant
+        for name, per_seed in curves.items():
+            assert len(per_seed) == (1 if name == "online-mle" else len(r["seeds"])) and all(len(c) == n_beats for c in per_seed)
+    for variant in ("single", "multi"):
+        for name, cuts in pert["summary"][variant].items():
+            assert [c["beat"] for c in cuts] == [f // 4 for f, _ in pert["steps"][variant]], (variant, name)
+    ls = r["long_sequences"]
+    assert ls["frames"] == 2 * ls["context_frames"] == 128  # smoke: a 64-frame context
+    assert ls["results"], "no long melody found"
+    for set_name, by_name in ls["results"].items():
+        for name, res in by_name.items():
+            assert res["agree_before_context"] == 1.0, (set_name, name)
+            for mode in ("window", "naive"):
+                assert len(res[mode]["curve"]) == ls["frames"] // 16 and 0 <= res[mode]["beyond_context"] <= 1
+    assert r["agent"]["available"] in (True, False) and r["agent"]["paper"]["gapt"] == {"harmony": 0.648, "vendi": 12.914}
+    assert r["claims"] and all(c["agrees"] in (True, False, None) for c in r["claims"])
+    assert r["claims_checked"] == sum(c["agrees"] is not None for c in r["claims"])
+    assert r["claims_agreed"] == sum(c["agrees"] is True for c in r["claims"])
+    for name in [*systems, *ablations]:
+        assert r["configs"][name]["scale"] == "smoke" and len(r["train_seconds"][name]) == (
+            len(r["seeds"]) if name in systems else len(r["ablation_seeds"]))
+    assert r["configs"]["gapt-dxy"]["discriminator"]["sees_melody"] is True
+    assert r["configs"]["gapt-no-rules"]["rules_weight"] == 0 and r["configs"]["gapt-no-rules"]["mask_invalid"] is False
+    p = r["paper_reference"]
+    assert p["table1"]["gapt"]["nottingham_test"]["harmony"] == 0.497 and p["table1"]["gapt"]["openewld"]["vendi"] == 11.295
+    assert p["table1"]["gapt-no-rules"]["nottingham_test"]["harmony"] == "N/A"
+    assert p["table10"]["ground truth"] == {"nottingham_test": 3.28, "openewld": 3.54}
+
+
 # Checks of the values a notebook wrote at smoke scale (notebook stem -> function).
 VALUE_CHECKS = {"01_tokenization": _check_01, "02_mle": _check_02, "03_reward_models": _check_03,
-                "04_naive_rl": _check_04, "05_gapt": _check_05}
+                "04_naive_rl": _check_04, "05_gapt": _check_05, "06_evaluation": _check_06}
 
 
 # --- notebook_tools -------------------------------------------------------------------------

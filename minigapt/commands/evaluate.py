@@ -23,25 +23,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="reward ensemble whose chord embedding Vendi uses (default: course/rewards)")
 
 
-def pitch_classes_per_chord(chord_frames) -> float | None:
-    """Mean number of pitch classes of the chord sounding at each chord frame (silence left out)."""
-    import numpy as np
-
-    from ..music.tokens import VOCAB
-
-    y = np.asarray(chord_frames)
-    ids = VOCAB.chord_of[np.clip(y, 0, VOCAB.size - 1)]
-    ids = ids[ids >= 0]
-    return float(VOCAB.chord_pc_mask[ids].sum(1).mean()) if ids.size else None
-
-
 def run(args: argparse.Namespace) -> dict:
     import numpy as np
 
     from ..data.catalog import load_songs
     from ..errors import MinigaptError, SkipSong
     from ..eval.diversity import distinct_chords_per_sequence, vendi_score
-    from ..eval.harmony import note_in_chord_ratio
+    from ..eval.harmony import note_in_chord_ratio, pitch_classes_per_chord
     from ..generate import rollout_online
     from ..models.checkpoint import load_model
     from ..music.tokens import PAD, melody_frames

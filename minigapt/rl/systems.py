@@ -1,0 +1,123 @@
+"""Every RL run the evaluation suite (notebook 06) compares, as data: name -> recipe + overrides.
+
+A *system* (rl/config.py) is a recipe with a preset per scale; a *named run* is a system plus
+the RLConfig fields it changes. The paper's ablations are nothing more than that, so each one
+is a row below and `train_named("gapt-adv2", "course", seed=0)` reruns it: an instructor can
+add a row (or call `train_system` with the same overrides) to try another.
+
+| name              | recipe      | changes                                           | paper     |
+| ----------------- | ----------- | ------------------------------------------------- | --------- |
+| realchords        | realchords  | -                                                 | Table 1   |
+| gapt-no-adv       | gapt-no-adv | -                                                 | Table 1   |
+| gapt              | gapt        | -                                                 | Table 1   |
+| grpo              | grpo        | - (Dr.GRPO, no adversarial reward)                | Table 8   |
+| grpo-adv          | grpo-adv    | - (Dr.GRPO + R_adv)                               | Table 8   |
+| gapt-dxy          | gapt        | D(x, y): the discriminator also reads the melody  | Table 9   |
+| gapt-coh2         | gapt        | coherence_weight 2                                | Table 7   |
+| gapt-rules2       | gapt        | rules_weight 2                                    | Table 7   |
+| gapt-adv2         | gapt        | adversarial_weight 2                              | Table 7   |
+| gapt-no-rules     | gapt        | rules_weight 0, invalid tokens not masked         | Table 7   |
+| gapt-invalid-only | gapt        | R_rules = the invalid penalty alone, not masked   | Table 7   |
+
+Why the last two unmask: with `mask_invalid` on (our default) the policy cannot emit a
+malformed chord part at all, so removing the rules could not show the paper's hack (chord
+parts that break the onset-then-holds pattern). With it off the policy samples from the whole
+vocabulary, as the authors' does, and only the -10 invalid penalty stands in the way.
+
+Run folders: runs/<scale>/<name>-seed<seed>/, so the base systems share their runs with
+notebooks 04 and 05.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from ..errors import MinigaptError
+from .config import RLConfig
+
+
+@dataclass(frozen=True)
+class NamedRun:
+    """One entry of the registry."""
+
+    name: str
+    """Run name (the folder runs/<scale>/<name>-seed<s>/ and the label in tables)."""
+    system: str
+    """The recipe it starts from (one of rl.config.SYSTEMS)."""
+    overrides: dict = field(default_factory=dict)
+    """RLConfig fields it changes; "discriminator" holds DiscriminatorConfig fields to change."""
+    table: str = "Table 1"
+    """Where the paper reports it."""
+    label: str = ""
+    """The paper's name for it."""
+
+
+def _entries() -> list[NamedRun]:
+    return [
+        NamedRun("realchords", "realchords", {}, "Table 1", "ReaLchords"),
+        NamedRun("gapt-no-adv", "gapt-no-adv", {}, "Table 1", "GAPT w/o Adv. Training"),
+        NamedRun("gapt", "gapt", {}, "Table 1", "GAPT"),
+        NamedRun("grpo", "grpo", {}, "Table 8", "GRPO w/o Adv. Training"),
+        NamedRun("grpo-adv", "grpo-adv", {}, "Table 8", "GRPO w/ Adv. Training"),
+        NamedRun("gapt-dxy", "gapt", {"discriminator": {"sees_melody": True}}, "Table 9", "GAPT w/ D(x, y)"),
+        NamedRun("gapt-coh2", "gapt", {"coherence_weight": 2.0}, "Table 7", "Upweight Coherence (α=2, β=1, γ=1)"),
+        NamedRun("gapt-rules2", "gapt", {"rules_weight": 2.0}, "Table 7", "Upweight Rules (α=1, β=2, γ=1)"),
+        NamedRun("gapt-adv2", "gapt", {"adversarial_weight": 2.0}, "Table 7", "Upweight Adversarial (α=1, β=1, γ=2)"),
+        NamedRun("gapt-no-rules", "gapt", {"rules_weight": 0.0, "mask_invalid": False}, "Table 7",
+                 "Exclude Rules (α=1, β=0, γ=1)"),
+        NamedRun("gapt-invalid-only", "gapt", {"rule_terms": ("invalid",), "mask_invalid": False}, "Table 7",
+                 "Exclude Rules + Invalid Penalty (α=1, β=0, γ=1, +R_invalid)"),
+    ]
+
+
+REGISTRY: dict[str, NamedRun] = {e.name: e for e in _entries()}
+MAIN_SYSTEMS = ("realchords", "gapt-no-adv", "gapt", "grpo", "grpo-adv", "gapt-dxy")
+"""The systems the evaluation compares over several seeds (issue #7 item 1)."""
+ABLATIONS = ("gapt-coh2", "gapt-rules2", "gapt-adv2", "gapt-no-rules", "gapt-invalid-only")
+"""The reward-weight ablations of Table 7 (one seed each by default)."""
+
+
+def named_run(name: str) -> NamedRun:
+    if name not in REGISTRY:
+        raise MinigaptError(f"unknown run name {name!r}; choose from {', '.join(REGISTRY)}")
+    return REGISTRY[name]
+
+
+def resolve_overrides(name: str, scale: str) -> dict:
+    """The RLConfig overrides of `name` at `scale` (a "discriminator" dict of changes becomes
+    the scale's DiscriminatorConfig with those fields replaced)."""
+    entry = named_run(name)
+    out = dict(entry.overrides)
+    if "discriminator" in out:
+        base = RLConfig.preset(scale, entry.system).discriminator
+        out["discriminator"] = dataclasses.replace(base, **out["discriminator"])
+    return out
+
+
+def config_for(name: str, scale: str, seed: int = 0) -> RLConfig:
+    """The RLConfig a named run trains with (exactly what train_named passes on)."""
+    return RLConfig.preset(scale, named_run(name).system, seed=seed, **resolve_overrides(name, scale))
+
+
+def changed_fields(name: str, scale: str, against: str = "gapt") -> dict:
+    """{field: (against's value, name's value)} for every RLConfig field that differs (the
+    discriminator's fields flattened as discriminator.<field>), seed 0 both."""
+    def flat(cfg: RLConfig) -> dict:
+        d = dataclasses.asdict(cfg)
+        return {**{k: v for k, v in d.items() if k != "discriminator"},
+                **{f"discriminator.{k}": v for k, v in d["discriminator"].items()}}
+
+    a, b = flat(config_for(against, scale)), flat(config_for(name, scale))
+    return {k: (a[k], b[k]) for k in a if a[k] != b[k]}
+
+
+def train_named(name: str, scale: str, seed: int = 0, *, world=None, use_pretrained: bool = True,
+                retrain: bool = False, progress: bool = True):
+    """Train (or load) the named run at `scale` and `seed` -> RLRun (rl.experiment.train_system
+    with the registry's recipe, overrides and name)."""
+    from .experiment import train_system
+
+    entry = named_run(name)
+    return train_system(entry.system, scale, seed, world=world, name=name, use_pretrained=use_pretrained,
+                        retrain=retrain, progress=progress, **resolve_overrides(name, scale))
+
