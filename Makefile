@@ -3,6 +3,7 @@
 #   make course            run notebooks 01..07 at course scale into build/course/
 #   SCALE=smoke make course   the same, fast
 #   make lab | make bench | make clean | make distclean
+#   make test-browser      opt-in: the live jam widget in headless Chromium (installs chromium)
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -26,7 +27,7 @@ ifeq ($(origin MINIGAPT_DATA),undefined)
   endif
 endif
 
-.PHONY: setup python-env audio test course lab bench clean distclean
+.PHONY: setup python-env audio test test-browser browser-deps course lab bench clean distclean
 
 setup: python-env audio
 
@@ -63,9 +64,31 @@ audio:
 	fi
 
 # pytest exits 5 when it collects no test: not a failure of the project.
-test: setup
-	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+# MINIGAPT_BROWSER_TEST=1 adds the browser test (and installs chromium for it); CI sets it.
+test: setup $(if $(filter 1,$(MINIGAPT_BROWSER_TEST)),browser-deps)
+	@$(PY) -m pytest $(if $(filter 1,$(MINIGAPT_BROWSER_TEST)),-m "not slow") $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "minigapt: pytest collected no tests"; rc=0; fi; exit $$rc
+
+# Opt-in: the live jam widget in headless Chromium (tests/test_browser.py). Installs Debian's
+# chromium + chromium-driver when missing (~120 MB download); `make test` never pays for them.
+browser-deps:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then \
+	  :; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "minigapt: the browser test needs chromium and chromedriver (no apt-get here)"; exit 1; \
+	else \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	  else echo "minigapt: the browser test needs chromium and chromium-driver (apt-get, as root)"; exit 1; fi; \
+	  install="$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver"; \
+	  echo "minigapt: installing Debian's chromium and chromium-driver"; \
+	  $$install </dev/null >/dev/null 2>&1 || \
+	  { $$sudo apt-get update -qq </dev/null >/dev/null 2>&1 && $$install </dev/null >/dev/null 2>&1; } || \
+	  { echo "minigapt: could not install chromium"; exit 1; }; \
+	fi
+
+test-browser: setup browser-deps
+	@MINIGAPT_BROWSER_TEST=1 $(PY) -m pytest -m browser tests/test_browser.py $(PYTEST_ARGS)
 
 course: setup
 	$(PY) -m minigapt.course --scale $(SCALE) $(COURSE_ARGS)

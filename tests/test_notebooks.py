@@ -33,6 +33,8 @@ EXPECTED_KEYS: dict[str, set[str]] = {
     "06_evaluation": {"scale", "seeds", "ablation_seeds", "systems", "ablations", "eval_sets", "table1", "table6", "table7",
                       "table8", "table9", "table10", "pareto", "tsne", "perturbation", "long_sequences", "agent", "claims",
                       "train_seconds", "configs", "paper_reference"},
+    "07_live_jam": {"scale", "interactive", "models", "jam", "sessions", "frames", "listen_frames", "tasks",
+                    "modulation", "adaptation", "key_fit", "timing", "plan_example", "files"},
 }
 
 
@@ -357,9 +359,39 @@ def _check_06(r: dict) -> None:
     assert p["table10"]["ground truth"] == {"nottingham_test": 3.28, "openewld": 3.54}
 
 
+def _check_07(r: dict) -> None:
+    assert r["scale"] == "smoke" and r["interactive"] is False
+    models = ["online-mle", "realchords", "gapt"]
+    assert set(r["models"]) == set(models) and all(m["label"] for m in r["models"].values())
+    jam = r["jam"]  # the user study's settings are the defaults
+    assert (jam["tempo_bpm"], jam["temperature"], jam["lookahead_beats"], jam["commit_beats"], jam["listen_beats"]) == (80, 0.8, 4, 4, 8)
+    assert r["sessions"] == 1 and r["frames"] == 96 and r["listen_frames"] == 32  # smoke: one session of 6 bars
+    assert set(r["tasks"]) == {"fixed_melody", "modulating_improvisation", "co_improvisation"}
+    for task, by_model in r["tasks"].items():
+        assert set(by_model) == set(models), task
+        for name, s in by_model.items():
+            h = s["harmony"]
+            assert len(h["values"]) == r["sessions"] and 0 <= h["mean"] <= 1, (task, name)
+            assert s["distinct_chords_per_sequence"]["mean"] >= 1, (task, name)
+            assert s["vendi"] is None or s["vendi"] >= 1 - 1e-6, (task, name)
+    m = r["modulation"]
+    assert (m["frame"], m["semitones"], m["from_key"], m["to_key"], m["beats_after"]) == (48, 6, "C", "F#", 12)
+    for name in models:
+        a = r["adaptation"][name]
+        for k in ("live", "frame_by_frame"):
+            assert len(a[k]) == r["sessions"] and all(b is None or 0 <= b <= m["beats_after"] for b in a[k]), (name, k)
+            assert a[f"{k}_adapted"] == sum(b is not None for b in a[k]), (name, k)
+        t = r["timing"][name]
+        assert t["ticks"] == 3 * r["sessions"] * r["frames"] and 0 < t["median_ms"] <= t["p99_ms"] <= t["max_ms"], name
+        assert len(r["key_fit"][name]["new"]) == r["frames"] // 4
+    assert r["plan_example"]["start"] % 4 == 0 and len(r["plan_example"]["chords"]) == 4 + 16  # a beat + the lookahead
+    assert len(r["files"]) == 3 * 3 * len(models) + len(models) and all(Path(f).is_file() for f in r["files"])
+
+
 # Checks of the values a notebook wrote at smoke scale (notebook stem -> function).
 VALUE_CHECKS = {"01_tokenization": _check_01, "02_mle": _check_02, "03_reward_models": _check_03,
-                "04_naive_rl": _check_04, "05_gapt": _check_05, "06_evaluation": _check_06}
+                "04_naive_rl": _check_04, "05_gapt": _check_05, "06_evaluation": _check_06,
+                "07_live_jam": _check_07}
 
 
 # --- notebook_tools -------------------------------------------------------------------------

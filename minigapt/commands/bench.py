@@ -1,4 +1,4 @@
-"""Measure generation speed: KV-cache speed-up and the time of one live decode step.
+"""Measure generation speed: KV-cache speed-up, one live decode step, one live jam engine tick.
 
 Random-init weights of the chosen scale's policy (speed does not depend on training). Each
 benchmark is a function returning a dict of figures; add new ones to BENCHMARKS. torch and
@@ -106,9 +106,86 @@ def bench_decode_step(args) -> dict:
             "decode_steps": len(ms), "decode_context_tokens": model.cfg.max_len}
 
 
+BROWSER_ROUND_TRIP = "build/bench/browser_round_trip.json"  # written by tests/test_browser.py
+
+
+def _jam_policy(scale: str, seed: int):
+    """The scale's GAPT policy, else its online MLE policy, else a fresh one of the scale's size
+    (a checkpoint of another size is passed over), and what it is, for the JSON."""
+    from ..live.models import find_checkpoint
+    from ..models.checkpoint import load_model
+    from ..train.mle import TrainConfig
+
+    want = TrainConfig.preset(scale).model
+    for name in ("gapt", "online-mle"):
+        path = find_checkpoint(name, scale)
+        if path is not None:
+            model = load_model(path, kind="online")
+            if model.cfg == want:
+                return model, f"{name} ({path})"
+    return _policy(scale, seed=seed), f"untrained {scale}-size policy (no trained gapt or online-mle found)"
+
+
+def bench_jam_step(args) -> dict:
+    """Milliseconds the live jam engine spends per frame (`JamEngine.tick`, batch 1, CPU, one
+    PyTorch thread), with the user study's settings (80 BPM, temperature 0.8, lookahead and commit
+    4 beats, 8 beats listening, the offline anchor filling the intro when there is one): feeding
+    the frame that ended, a quarter of the beat's plan, and pieces of window slides. A scripted
+    improviser plays --jam-frames frames, past the context so that slides are included; ticks of
+    the listen-only intro (the anchor's one-off fill among them) are reported apart. Adds the
+    browser round trip that tests/test_browser.py measured last, when there is one."""
+    import json
+
+    import numpy as np
+    import torch
+
+    from ..live.engine import JamConfig, JamEngine
+    from ..live.models import find_checkpoint
+    from ..live.tasks import Improviser
+    from ..models.checkpoint import load_model, repo_root
+
+    policy, which = _jam_policy(args.scale, args.seed)
+    anchor_path = find_checkpoint("offline-anchor", args.scale)
+    anchor = load_model(anchor_path, kind="offline") if anchor_path is not None else None
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        engine = JamEngine(policy, JamConfig(seed=args.seed), anchor=anchor)
+        player = Improviser(args.jam_frames, keys=[(0, 0), (args.jam_frames // 2, 6)], seed=args.seed)
+        fs, ms = engine.frame_s, []
+        engine.tick(0)
+        for f in range(args.jam_frames):
+            for pitch, length in player.notes_at(f, engine.chord_at(f)):
+                engine.note_on(pitch, f * fs)
+                engine.note_off(pitch, (f + length - 0.25) * fs)
+            t0 = time.perf_counter()
+            engine.tick(f + 1)
+            ms.append(1000 * (time.perf_counter() - t0))
+    finally:
+        torch.set_num_threads(threads)
+    intro, ms = np.array(ms[:engine.listen]), np.array(ms[engine.listen:])
+    out = {"jam_step_ms_median": round(float(np.median(ms)), 3),
+           "jam_step_ms_p99": round(float(np.percentile(ms, 99)), 3),
+           "jam_step_ms_max": round(float(ms.max()), 3),
+           "jam_intro_step_ms_max": round(float(intro.max()), 3) if len(intro) else None,
+           "jam_ticks": int(len(ms)), "jam_frame_ms": round(1000 * fs, 1), "jam_policy": which,
+           "jam_intro": "offline anchor" if anchor is not None else "silence",
+           "jam_window_slides": engine.session.slides, "jam_context_frames": (policy.cfg.max_len - 2) // 2,
+           "jam_torch_threads": 1}
+    measured = repo_root() / BROWSER_ROUND_TRIP
+    if measured.is_file():
+        try:
+            rt = json.loads(measured.read_text())
+            out.update({f"browser_{k}": v for k, v in rt.items()})
+        except (OSError, ValueError):
+            pass
+    return out
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], dict]] = {
     "kv_cache": bench_kv_cache,
     "decode_step": bench_decode_step,
+    "jam_step": bench_jam_step,
 }
 
 
@@ -121,6 +198,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="frames of the KV-cache stream (2 tokens each; default 256 = 512 tokens)")
     parser.add_argument("--repeats", type=int, default=3, help="KV-cache runs to take the best of")
     parser.add_argument("--decode-steps", type=int, default=400, help="live frames to time")
+    parser.add_argument("--jam-frames", type=int, default=640,
+                        help="frames of the scripted jam session timed by jam_step (default 640: 160 beats)")
     parser.add_argument("--threads", type=int, default=None,
                         help="PyTorch threads for every path (default: PyTorch's own choice)")
     parser.add_argument("--seed", type=int, default=0)
@@ -128,8 +207,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> dict:
     check_scale(args.scale)
-    if args.frames < 16 or args.decode_steps < 10 or args.repeats < 1:
-        raise MinigaptError("--frames must be at least 16, --decode-steps at least 10, --repeats at least 1")
+    if args.frames < 16 or args.decode_steps < 10 or args.repeats < 1 or args.jam_frames < 64:
+        raise MinigaptError("--frames must be at least 16, --decode-steps at least 10, --repeats at least 1, "
+                            "--jam-frames at least 64")
     if args.threads is not None and args.threads < 1:
         raise MinigaptError("--threads must be at least 1")
     import torch
