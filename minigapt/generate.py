@@ -108,8 +108,10 @@ class _Context:
     def feed(self, new: torch.Tensor) -> torch.Tensor:
         """Append tokens [B, n] to the stream; return the logits [B, V] after the last one."""
         k = new.shape[1]
-        if self.n + k > self.history.shape[1]:
-            grow = torch.full_like(self.history, PAD)
+        if self.n + k > self.history.shape[1]:  # grow to fit (doubling keeps appends amortised O(1))
+            size = max(2 * self.history.shape[1], self.n + k)
+            grow = torch.full((self.history.shape[0], size - self.history.shape[1]), PAD,
+                              dtype=self.history.dtype, device=self.history.device)
             self.history = torch.cat([self.history, grow], 1)
         self.history[:, self.n:self.n + k] = new
         self.n += k

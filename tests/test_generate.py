@@ -259,3 +259,12 @@ def test_bench_command_reports_the_speed_keys(capsys):
     assert out["stream_tokens"] == 32 and out["decode_steps"] == 10
     assert main(["bench", "--frames", "3"]) == 2  # bad input: one-line error, no traceback
     assert "error:" in capsys.readouterr().err
+
+
+def test_context_accepts_a_chunk_longer_than_its_buffer(policy):
+    from minigapt.generate import _Context
+
+    ctx = _Context(policy, 1, "cpu", use_cache=False)
+    chunk = torch.full((1, 200), VOCAB.melody_on(60))  # more than twice the initial 64-token buffer
+    logits = ctx.feed(chunk)
+    assert ctx.n == 200 and torch.isfinite(logits).all()
