@@ -267,3 +267,15 @@ def test_a_config_saved_before_a_field_existed_still_matches_its_preset():
     assert _normalised({**saved, "actor_lr": 1.0}) != _normalised(cfg)
     with pytest.raises(MinigaptError):
         RLConfig(rule_terms=("invalid", "nonsense"))
+
+
+def test_settings_a_run_never_used_do_not_make_it_another_run():
+    import dataclasses
+
+    from minigapt.rl.train import _normalised
+
+    base = RLConfig.preset("course", "realchords")
+    other_d = base.replace(discriminator=dataclasses.replace(base.discriminator, lr=1.0), group_size=16)
+    assert _normalised(dataclasses.asdict(other_d)) == _normalised(base)  # no adversary, no groups
+    gapt = RLConfig.preset("course", "gapt")
+    assert _normalised(gapt.replace(discriminator=dataclasses.replace(gapt.discriminator, lr=1.0))) != _normalised(gapt)

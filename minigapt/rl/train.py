@@ -175,13 +175,20 @@ def config_from_dict(d: dict) -> RLConfig:
 
 
 def _normalised(cfg) -> dict:
-    """A config as plain JSON data for comparison (a saved one gets the defaults of newer fields)."""
+    """A config as plain JSON data for comparison: a saved one gets the defaults of newer
+    fields, and settings the run never used are left out (the discriminator of a run without
+    an adversarial reward, the group size of a PPO run), so changing them retrains nothing."""
     if isinstance(cfg, dict):
         try:
             cfg = config_from_dict(cfg)
         except (TypeError, ValueError):
             return json.loads(json.dumps(cfg, default=str))
-    return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+    d = json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+    if not cfg.adversarial_weight:
+        d.pop("discriminator")
+    if cfg.algorithm == "ppo":
+        d.pop("group_size")
+    return d
 
 
 def _read_csv(path: Path) -> list[dict]:
