@@ -283,23 +283,35 @@ def sample_melody_continuation(model, melody_prefix, n_frames: int, *, chords=No
                 mask_invalid=mask_invalid, use_cache=True, hop_frames=hop_frames)
 
 
-def score_chords(model, melody: torch.Tensor, chords: torch.Tensor, *, temperature: float = 1.0,
-                 mask_invalid: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """One teacher-forced forward: the log-probs [B, T] and entropies [B, T] that rollout_online
-    would report for these chords (same temperature and masking; 0 after the melody ends).
-    Differentiable: the RL update recomputes its log-probs with this."""
+def chord_log_probs(model, melody: torch.Tensor, chords: torch.Tensor, *, temperature: float = 1.0,
+                    mask_invalid: bool = True) -> torch.Tensor:
+    """One teacher-forced forward -> log-probs [B, T, V] of each frame's chord distribution as
+    rollout_online samples it (same temperature and masking; masked tokens are -inf).
+    Differentiable: the RL update recomputes its log-probs, KL and entropy from this."""
     logits = model.chord_logits(melody, chords).float()  # [B, T, V]
-    if temperature > 0:
+    if temperature > 0 and temperature != 1:
         logits = logits / temperature
     if mask_invalid:
         prev = torch.cat([torch.full_like(chords[:, :1], PAD), chords[:, :-1]], 1)
         logits = logits.masked_fill(~allowed_tokens(prev, "chord"), float("-inf"))
-    logp = F.log_softmax(logits, -1)
+    return F.log_softmax(logits, -1)
+
+
+def entropy_of(logp: torch.Tensor) -> torch.Tensor:
+    """Entropy per position of log-probs [..., V]; masked (-inf) tokens contribute 0, with a
+    NaN-free gradient (a torch.where over 0 * -inf would still send NaN backwards)."""
     p = logp.exp()
-    live = (melody != PAD).float()
+    return -(p * logp.masked_fill(p == 0, 0.0)).sum(-1)
+
+
+def score_chords(model, melody: torch.Tensor, chords: torch.Tensor, *, temperature: float = 1.0,
+                 mask_invalid: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """The log-probs [B, T] and entropies [B, T] that rollout_online would report for these
+    chords (0 after the melody ends), from one differentiable teacher-forced forward."""
+    logp = chord_log_probs(model, melody, chords, temperature=temperature, mask_invalid=mask_invalid)
+    live = melody != PAD
     chosen = logp.gather(2, chords.clamp(min=0)[..., None]).squeeze(2)
-    entropy = -torch.where(p > 0, p * logp, torch.zeros_like(p)).sum(-1)
-    return torch.where(live > 0, chosen, torch.zeros_like(chosen)), entropy * live
+    return torch.where(live, chosen, torch.zeros_like(chosen)), entropy_of(logp) * live
 
 
 class OnlineSession:

@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..errors import MinigaptError
-from ..generate import allowed_tokens, rollout_online
-from ..music.tokens import PAD
+from ..generate import chord_log_probs as _chord_log_probs
+from ..generate import entropy_of, rollout_online
 from ..rewards.penalties import rule_penalty
 from .config import RLConfig
 
@@ -82,28 +81,15 @@ def collect(policy, melody: torch.Tensor, real_chords: torch.Tensor, cfg: RLConf
 
 
 def chord_log_probs(model, melody: torch.Tensor, chords: torch.Tensor, cfg: RLConfig) -> torch.Tensor:
-    """Teacher-forced chord distributions [B, T, V] (log-probs at the sampling temperature,
-    masked like the rollout): the policy's, the anchor's, the same function for both."""
-    logits = model.chord_logits(melody, chords).float()
-    if cfg.temperature > 0 and cfg.temperature != 1:
-        logits = logits / cfg.temperature
-    if cfg.mask_invalid:
-        prev = torch.cat([torch.full_like(chords[:, :1], PAD), chords[:, :-1]], 1)
-        logits = logits.masked_fill(~allowed_tokens(prev, "chord"), float("-inf"))
-    return F.log_softmax(logits, -1)
+    """Teacher-forced chord distributions [B, T, V] at the rollouts' temperature and masking:
+    the policy's and the anchor's, the same function for both."""
+    return _chord_log_probs(model, melody, chords, temperature=cfg.temperature, mask_invalid=cfg.mask_invalid)
 
 
 def chosen_log_probs(logp: torch.Tensor, chords: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """log pi(y_t) [B, T] of the chords played, 0 where mask is 0 (PAD there may be -inf)."""
     lp = logp.gather(2, chords.clamp(min=0)[..., None]).squeeze(2)
     return torch.where(mask > 0, lp, torch.zeros_like(lp))
-
-
-def entropy_of(logp: torch.Tensor) -> torch.Tensor:
-    """Entropy per position; masked (-inf) tokens contribute 0, with a NaN-free gradient (a
-    torch.where over 0 * -inf would still send NaN backwards)."""
-    p = logp.exp()
-    return -(p * logp.masked_fill(p == 0, 0.0)).sum(-1)
 
 
 def kl_and_entropy(logp: torch.Tensor, anchor_logp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
