@@ -9,10 +9,10 @@ import dataclasses
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
+from .atomic import atomic_write
 from .errors import MinigaptError
 
 RESULTS_FILE = "results.json"
@@ -60,15 +60,7 @@ def write_results(folder: str | os.PathLike, results: Mapping[str, Any]) -> Path
         raise MinigaptError(f"results must be a dict, got {type(results).__name__}")
     folder = out_dir(folder)
     text = json.dumps(to_jsonable(results), indent=2, sort_keys=True, allow_nan=False)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".results-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-        os.replace(tmp, folder / RESULTS_FILE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return folder / RESULTS_FILE
+    return atomic_write(folder / RESULTS_FILE, (text + "\n").encode("utf-8"))
 
 
 def read_results(folder: str | os.PathLike) -> dict:

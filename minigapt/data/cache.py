@@ -19,10 +19,10 @@ import os
 import pickle
 import struct
 import sys
-import tempfile
 from pathlib import Path
 
 import minigapt
+from ..atomic import atomic_write
 from ..music.song import ChordEvent, Note, Song
 from ..music.tokens import VOCAB
 
@@ -108,21 +108,7 @@ def write_cache(path: Path, payload: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
     header = _HEADER.pack(MAGIC, len(data), hashlib.sha256(data).digest())
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(header)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        # a crash (or Ctrl-C) mid-write leaves no partial file behind
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write(path, header + data)  # a crash (or Ctrl-C) mid-write leaves no partial file behind
 
 
 def _check(blob: bytes) -> bytes:

@@ -12,8 +12,8 @@ course checkpoint (assets/checkpoints/<name>.pt).
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -21,6 +21,7 @@ from typing import Callable
 import torch
 
 from .. import __version__
+from ..atomic import atomic_write
 from ..errors import MinigaptError
 from ..music.tokens import VOCAB
 from .anchor import OfflineAnchor
@@ -87,17 +88,9 @@ def save_checkpoint(path, model: torch.nn.Module, *, train_config=None, meta: di
         "meta": dict(meta or {}),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return atomic_write(path, buffer.getvalue())
 
 
 def load_checkpoint(path, *, kind: str | None = None) -> Checkpoint:

@@ -16,15 +16,15 @@ from __future__ import annotations
 import copy
 import csv
 import dataclasses
+import io
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from ..atomic import atomic_write
 from ..data.dataset import DataConfig, train_sampler
 from ..models.checkpoint import load_checkpoint, build_model, runs_dir, save_checkpoint, shipped_dir
 from ..models.decoder import ValueModel
@@ -53,12 +53,11 @@ class RLRun:
 def _write_csv(path: Path, rows: list[dict]) -> None:
     """All rows, atomically (columns: the union of keys in first-seen order)."""
     cols = list(dict.fromkeys(k for r in rows for k in r))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", newline="") as f:
-        w = csv.DictWriter(f, cols)
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(tmp, path)
+    text = io.StringIO(newline="")
+    w = csv.DictWriter(text, cols)
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write(path, text.getvalue().encode())
 
 
 def _round(d: dict) -> dict:
