@@ -250,7 +250,7 @@ def test_batch_one_numpy_decode_agrees_with_the_torch_paths(policy, monkeypatch)
 def test_bench_command_reports_the_speed_keys(capsys):
     from minigapt.cli import main
 
-    assert main(["bench", "--scale", "smoke", "--frames", "16", "--repeats", "1",
+    assert main(["bench", "--quick", "--scale", "smoke", "--frames", "16", "--repeats", "1",
                  "--decode-steps", "10", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     for key in ("kv_cache_speedup", "kv_cache_speedup_torch_path", "decode_step_ms_median",

@@ -279,3 +279,13 @@ def test_settings_a_run_never_used_do_not_make_it_another_run():
     assert _normalised(dataclasses.asdict(other_d)) == _normalised(base)  # no adversary, no groups
     gapt = RLConfig.preset("course", "gapt")
     assert _normalised(gapt.replace(discriminator=dataclasses.replace(gapt.discriminator, lr=1.0))) != _normalised(gapt)
+
+
+def test_train_missing_false_returns_none_instead_of_training(tmp_path):
+    """Notebook 06 at course scale evaluates what exists: a run neither trained nor shipped is
+    None (counted as skipped there), never a surprise hour of training."""
+    from minigapt.rl.train import train_or_load_rl
+
+    cfg = RLConfig.preset("smoke", "gapt", seed=7)
+    assert train_or_load_rl(cfg, None, None, None, None, runs=tmp_path, train_missing=False) is None
+    assert not any(tmp_path.iterdir())

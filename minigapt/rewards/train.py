@@ -196,8 +196,9 @@ def train_or_load_rewards(name: str = "rewards", cfg: RewardConfig | None = None
         print(f"{own} was trained with another config: training anew")
     if shipped.is_file() and use_pretrained and not retrain:
         ensemble = load_ensemble(shipped, device)
-        print(f"loaded the shipped reward models {shipped} ({ensemble.cfg.scale} scale)")
-        return ensemble
+        if ensemble.cfg.scale == cfg.scale:  # a course ensemble never stands in for a smoke one
+            print(f"loaded the shipped reward models {shipped} ({cfg.scale} scale)")
+            return ensemble
     return train_rewards(cfg, data, run_dir, data_dir=data_dir, progress=progress, device=device)
 
 

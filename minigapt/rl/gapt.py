@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models.checkpoint import build_model, load_checkpoint, register_model_kind
+from ..models.checkpoint import CHECKPOINT_NAME, build_model, load_checkpoint, register_model_kind
 from ..music.tokens import BOS, VOCAB
 from ..rewards.encoders import FrameEncoder, pool
 from ..train.schedule import warmup_cosine
@@ -192,15 +193,26 @@ class Adversary:
 
 register_model_kind("discriminator", lambda d: ChordDiscriminator(DiscriminatorConfig(**d)))
 DISCRIMINATOR_FILE = "discriminator.pt"  # beside a GAPT run's model.pt
+SHIPPED_DISCRIMINATOR_SUFFIX = ".discriminator.pt"  # assets/checkpoints/gapt.pt -> gapt.discriminator.pt
+
+
+def discriminator_path(path) -> Path:
+    """Where the discriminator of a GAPT run lives: a run folder or its model.pt -> the folder's
+    discriminator.pt; a shipped <name>.pt -> <name>.discriminator.pt beside it; a path already
+    naming a discriminator file -> itself."""
+    path = Path(path)
+    if path.is_dir():
+        return path / DISCRIMINATOR_FILE
+    if path.name == DISCRIMINATOR_FILE or path.name.endswith(SHIPPED_DISCRIMINATOR_SUFFIX):
+        return path
+    if path.name == CHECKPOINT_NAME:
+        return path.parent / DISCRIMINATOR_FILE
+    return path.with_name(path.stem + SHIPPED_DISCRIMINATOR_SUFFIX)
 
 
 def load_discriminator(path) -> ChordDiscriminator:
-    """A GAPT run's discriminator (a run folder or the .pt file), in eval mode."""
-    from pathlib import Path
-
-    path = Path(path)
-    return build_model(load_checkpoint(path / DISCRIMINATOR_FILE if path.is_dir() else path,
-                                       kind="discriminator"))
+    """A GAPT run's discriminator (its run folder, its policy checkpoint, or the file), in eval mode."""
+    return build_model(load_checkpoint(discriminator_path(path), kind="discriminator"))
 
 
 def adversary_for(rl_cfg) -> Adversary:

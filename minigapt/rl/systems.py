@@ -112,12 +112,14 @@ def changed_fields(name: str, scale: str, against: str = "gapt") -> dict:
 
 
 def train_named(name: str, scale: str, seed: int = 0, *, world=None, use_pretrained: bool = True,
-                retrain: bool = False, progress: bool = True):
+                retrain: bool = False, progress: bool = True, train_missing: bool = True):
     """Train (or load) the named run at `scale` and `seed` -> RLRun (rl.experiment.train_system
-    with the registry's recipe, overrides and name)."""
+    with the registry's recipe, overrides and name); None if it is neither trained nor shipped
+    and not train_missing."""
     from .experiment import train_system
 
     entry = named_run(name)
     return train_system(entry.system, scale, seed, world=world, name=name, use_pretrained=use_pretrained,
-                        retrain=retrain, progress=progress, **resolve_overrides(name, scale))
+                        retrain=retrain, progress=progress, train_missing=train_missing,
+                        **resolve_overrides(name, scale))
 

@@ -31,6 +31,7 @@ from ..models.decoder import ValueModel
 from ..train.schedule import warmup_cosine
 from .config import RLConfig
 from .evaluation import evaluate_policy
+from .gapt import discriminator_path
 from .grpo import grpo_update
 from .ppo import ppo_update
 from .rollout import NonFiniteError, batch_stats, collect, compose_rewards, sample_melodies, score_policy
@@ -105,7 +106,7 @@ def train_rl(cfg: RLConfig, policy, anchor, ensemble, data, out_dir, *, eval_mel
                     eval_history=run.evals)
         save_checkpoint(run.path, actor, train_config=cfg, meta=meta)
         if getattr(adversary, "d", None) is not None:  # GAPT: D too ("what the discriminator sees")
-            save_checkpoint(out_dir / "discriminator.pt", adversary.d, train_config=cfg,
+            save_checkpoint(discriminator_path(out_dir), adversary.d, train_config=cfg,
                             meta={"steps": dict(adversary.steps), "events": dict(adversary.events),
                                   "updates_done": meta["updates_done"]})
         saved_at = meta["updates_done"]
@@ -210,11 +211,13 @@ def load_run(path, cfg: RLConfig | None = None) -> RLRun:
 
 def train_or_load_rl(cfg: RLConfig, policy, anchor, ensemble, data, *, eval_melodies=None,
                      adversary_factory=None, name: str | None = None, runs: str | Path | None = None,
-                     use_pretrained: bool = True, retrain: bool = False, progress: bool = True) -> RLRun:
+                     use_pretrained: bool = True, retrain: bool = False, progress: bool = True,
+                     train_missing: bool = True) -> RLRun | None:
     """The run runs/<scale>/<name>-seed<seed>/ (name: the system's) if it finished with this
-    very config, else the shipped checkpoint assets/checkpoints/<name>.pt for seed 0 if
-    use_pretrained, else train it now. `adversary_factory()` builds GAPT's discriminator when
-    the run needs one."""
+    very config, else the shipped checkpoint assets/checkpoints/<name>.pt (seed 0) or
+    <name>-seed<k>.pt if it was trained with this very config and use_pretrained, else train
+    it now (or return None when not train_missing: "evaluate what exists"). `adversary_factory()`
+    builds GAPT's discriminator when the run needs one."""
     name = name or cfg.system
     folder = (Path(runs) if runs is not None else runs_dir() / cfg.scale) / run_name(name, cfg.seed)
     own = folder / CHECKPOINT_NAME
@@ -224,12 +227,14 @@ def train_or_load_rl(cfg: RLConfig, policy, anchor, ensemble, data, *, eval_melo
             print(f"loaded your run {own}")
             return load_run(own, cfg)
         print(f"{own} is unfinished or was trained with another config: training anew")
-    shipped = shipped_dir() / f"{name}.pt"
-    if shipped.is_file() and use_pretrained and not retrain and cfg.seed == 0:
+    shipped = shipped_dir() / (f"{name}.pt" if cfg.seed == 0 else f"{run_name(name, cfg.seed)}.pt")
+    if shipped.is_file() and use_pretrained and not retrain:
         ckpt = load_checkpoint(shipped, kind="online")
-        if (ckpt.train_config or {}).get("scale") == cfg.scale:
+        if _normalised(ckpt.train_config or {}) == _normalised(cfg):  # same recipe, scale and seed
             print(f"loaded the shipped checkpoint {shipped}")
             return load_run(shipped)
+    if not train_missing and not retrain:
+        return None
     adversary = adversary_factory() if adversary_factory is not None and cfg.adversarial_weight else None
     return train_rl(cfg, policy, anchor, ensemble, data, folder, eval_melodies=eval_melodies,
                     adversary=adversary, progress=progress)

@@ -347,7 +347,8 @@ def train_or_load(name: str, cfg: TrainConfig, *, kind: str = "online", data=Non
         print(f"{own} was trained with another config: training anew")
     if shipped.is_file() and use_pretrained and not retrain:
         ckpt = load_checkpoint(shipped, kind=kind)
-        print(f"loaded the shipped checkpoint {shipped} ({(ckpt.train_config or {}).get('scale', '?')} scale)")
-        return build_model(ckpt, device)
+        if (ckpt.train_config or {}).get("scale") == cfg.scale:  # a course model never stands in for a smoke one
+            print(f"loaded the shipped checkpoint {shipped} ({cfg.scale} scale)")
+            return build_model(ckpt, device)
     train = train_online if kind == "online" else train_offline
     return train(cfg, data, run_dir, data_dir=data_dir, progress=progress, device=device)

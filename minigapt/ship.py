@@ -1,0 +1,148 @@
+"""Shipped checkpoints: the course-scale runs copied into assets/checkpoints/ with a model card each.
+
+A student who skips a stage loads these by name (`online-mle`, `realchords`, `gapt`, ...): the
+library's train-or-load functions fall back to assets/checkpoints/<name>.pt when the student has
+no run of their own at that scale. Weights are stored as float16 (the models compute in float32;
+loading casts back) so that every stage fits in the repository's 30 MB budget. The metrics in
+a model card are those its run measured (float32); the README's tables are measured on the
+shipped float16 weights themselves.
+
+`ship("course")` (CLI: `python -m minigapt ship`) rebuilds the folder from runs/course/.
+"""
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .atomic import atomic_write
+from .errors import MinigaptError
+from .models.checkpoint import CHECKPOINT_NAME, load_checkpoint, runs_dir, shipped_dir
+
+
+@dataclass(frozen=True)
+class ShippedModel:
+    """One shipped checkpoint and the run it comes from."""
+
+    name: str
+    """The name it resolves by (assets/checkpoints/<name>.pt)."""
+    run: str
+    """Its run folder under runs/<scale>/."""
+    stage: str
+    """The notebook that trains it."""
+    what: str
+    """One line for the model card."""
+
+
+SHIPPED = (
+    ShippedModel("online-mle", "online-mle", "02_mle", "online chord policy, supervised (MLE)"),
+    ShippedModel("offline-anchor", "offline-anchor", "02_mle", "offline model that sees the whole melody: RL's KL anchor"),
+    ShippedModel("rewards", "rewards", "03_reward_models", "reward ensemble: contrastive + discriminative, harmony and rhythm, 2 seeds each"),
+    ShippedModel("realchords", "realchords-seed0", "04_naive_rl", "ReaLchords baseline: PPO on the coherence reward, no entropy bonus"),
+    ShippedModel("gapt-no-adv", "gapt-no-adv-seed0", "04_naive_rl", "GAPT without adversarial training (PPO + entropy bonus)"),
+    ShippedModel("gapt", "gapt-seed0", "05_gapt", "GAPT: PPO + entropy bonus + the co-trained discriminator's reward"),
+    # seeds 1 and 2 of the three Table 1 systems: notebooks 04-05 show 3 seeds without retraining
+    *(ShippedModel(f"{system}-seed{seed}", f"{system}-seed{seed}", stage, f"{system}, seed {seed} (see {system}.md)")
+      for system, stage in (("realchords", "04_naive_rl"), ("gapt-no-adv", "04_naive_rl"), ("gapt", "05_gapt"))
+      for seed in (1, 2)),
+)
+def half_precision(state_dict: dict) -> dict:
+    """Floating-point tensors to float16 (integer buffers untouched)."""
+    return {k: v.half() if torch.is_floating_point(v) else v for k, v in state_dict.items()}
+
+
+def _write_half(src: Path, dest: Path, extra_meta: dict) -> dict:
+    payload = torch.load(src, map_location="cpu", weights_only=True)
+    payload["state_dict"] = half_precision(payload["state_dict"])
+    payload["meta"] = {**(payload.get("meta") or {}), **extra_meta}
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    atomic_write(dest, buffer.getvalue())
+    return payload
+
+
+def _scalars(d: dict) -> dict:
+    return {k: v for k, v in d.items() if isinstance(v, (int, float, str, bool)) and k != "complete"}
+
+
+def model_card(entry: ShippedModel, payload: dict, size_bytes: int, extra: str = "") -> str:
+    """The markdown card of one shipped checkpoint: data, scale, steps, wall time, metrics, seed."""
+    cfg, meta = payload.get("train_config") or {}, payload.get("meta") or {}
+    data = cfg.get("data") or {}
+    params = sum(v.numel() for v in payload["state_dict"].values())
+    steps = meta.get("updates_done", meta.get("steps_done", cfg.get("steps")))
+    lines = [f"# {entry.name}", "", entry.what + ".", "",
+             "| field | value |", "| --- | --- |",
+             f"| file | `{entry.name}.pt` ({size_bytes / 1e6:.2f} MB, float16 weights) |",
+             f"| kind | {payload['kind']} |",
+             f"| parameters | {params:,} |",
+             f"| scale | {cfg.get('scale', '?')} |",
+             f"| seed | {cfg.get('seed', cfg.get('seeds', '?'))} |",
+             f"| trained by | notebooks/{entry.stage}.ipynb (run folder runs/{cfg.get('scale', '?')}/{entry.run}/) |",
+             f"| steps / updates | {steps} |",
+             f"| wall time | {meta.get('seconds', '?')} s (2-core CPU, one torch thread) |",
+             f"| minigapt version | {payload.get('version')} |"]
+    if data:
+        mix = ", ".join(f"{k} {v:.0%}" for k, v in (data.get("sources") or {}).items())
+        lines.append(f"| data | {mix} of training crops; {data.get('crop_frames')}-frame crops, "
+                     f"transposition +-{data.get('transpose')}, split {data.get('split_fractions')} "
+                     f"by song (seed {data.get('split_seed')}) |")
+    elif "system" in cfg:
+        lines.append(f"| data | melodies of the same training split (Nottingham + POP909), "
+                     f"{cfg.get('crop_frames')}-frame crops; starts from online-mle, KL anchor offline-anchor |")
+    lines += ["", "## Metrics (measured by the run that trained it)", ""]
+    scalars = _scalars({k: v for k, v in meta.items() if k not in ("seconds", "steps_done", "updates_done")})
+    for k, v in scalars.items():
+        lines.append(f"- {k}: {round(v, 4) if isinstance(v, float) else v}")
+    evals = meta.get("eval_history") or []
+    if evals:
+        last = evals[-1]
+        lines.append(f"- final evaluation (update {last.get('update')}, Nottingham test, fixed melodies "
+                     "and sampling seed): " + ", ".join(f"{k} {v:.3f}" for k, v in last.items()
+                                                        if k != "update" and isinstance(v, (int, float))))
+    summary = meta.get("summary")
+    if isinstance(summary, dict):
+        for model, s in summary.items():
+            keys = [k for k in ("valid_acc", "valid_cos_true", "valid_cos_other", "valid_p_real_true",
+                                "valid_p_real_fake") if k in s]
+            lines.append(f"- {model}: " + ", ".join(f"{k} {s[k]:.3f}" for k in keys))
+    if extra:
+        lines += ["", extra]
+    lines += ["", "## Training config", "", "```json", json.dumps(cfg, indent=1, default=str), "```", ""]
+    return "\n".join(lines)
+
+
+def ship(scale: str = "course", dest: str | Path | None = None, names=None, runs: str | Path | None = None) -> dict:
+    """Copy the finished runs of `scale` into `dest` (assets/checkpoints/) as float16 checkpoints
+    with model cards -> {name: size in bytes}. A missing or unfinished run is one MinigaptError line."""
+    from .rl.gapt import discriminator_path
+
+    dest = Path(dest) if dest is not None else shipped_dir()
+    runs = Path(runs) if runs is not None else runs_dir() / scale
+    chosen = [e for e in SHIPPED if names is None or e.name in names]
+    missing = [e.run for e in chosen if not (runs / e.run / CHECKPOINT_NAME).is_file()]
+    if missing:
+        raise MinigaptError(f"nothing to ship for {', '.join(missing)}: train them first (runs/{scale}/...)")
+    dest.mkdir(parents=True, exist_ok=True)
+    sizes = {}
+    for e in chosen:
+        src = runs / e.run / CHECKPOINT_NAME
+        if not load_checkpoint(src).meta.get("complete", True):
+            raise MinigaptError(f"{src} is unfinished: let it train to the end before shipping it")
+        stamp = {"shipped_from": f"runs/{scale}/{e.run}", "stored_as": "float16"}
+        payload = _write_half(src, dest / f"{e.name}.pt", stamp)
+        extra = ""
+        d_src, d_dest = discriminator_path(src), discriminator_path(dest / f"{e.name}.pt")
+        if d_src.is_file():  # GAPT: its discriminator too (notebook 05 shows what it sees)
+            d_payload = _write_half(d_src, d_dest, stamp)
+            sizes[d_dest.name] = d_dest.stat().st_size
+            m = d_payload.get("meta") or {}
+            extra = (f"Its discriminator ships beside it as `{d_dest.name}` ({sizes[d_dest.name] / 1e6:.2f} MB): "
+                     f"D update events per phase {m.get('events')}, steps {m.get('steps')}.")
+        size = (dest / f"{e.name}.pt").stat().st_size
+        sizes[f"{e.name}.pt"] = size
+        atomic_write(dest / f"{e.name}.md", model_card(e, payload, size, extra).encode())
+    return sizes
