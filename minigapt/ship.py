@@ -119,6 +119,7 @@ def ship(scale: str = "course", dest: str | Path | None = None, names=None, runs
     """Copy the finished runs of `scale` into `dest` (assets/checkpoints/) as float16 checkpoints
     with model cards -> {name: size in bytes}. A missing or unfinished run is one MinigaptError line."""
     from .rl.gapt import discriminator_path
+    from .rl.train import read_log
 
     dest = Path(dest) if dest is not None else shipped_dir()
     runs = Path(runs) if runs is not None else runs_dir() / scale
@@ -130,10 +131,14 @@ def ship(scale: str = "course", dest: str | Path | None = None, names=None, runs
     sizes = {}
     for e in chosen:
         src = runs / e.run / CHECKPOINT_NAME
-        if not load_checkpoint(src).meta.get("complete", True):
+        ckpt = load_checkpoint(src)
+        if not ckpt.meta.get("complete", True):
             raise MinigaptError(f"{src} is unfinished: let it train to the end before shipping it")
         stamp = {"shipped_from": f"runs/{scale}/{e.run}", "stored_as": "float16"}
-        payload = _write_half(src, dest / f"{e.name}.pt", stamp)
+        is_rl = "algorithm" in (ckpt.train_config or {})
+        history = read_log(runs / e.run / "metrics.csv") if is_rl else None
+        # an RL run's per-update log travels inside the file: notebooks 04-05 plot training from it
+        payload = _write_half(src, dest / f"{e.name}.pt", {**stamp, **({"metrics_history": history} if history else {})})
         extra = ""
         d_src, d_dest = discriminator_path(src), discriminator_path(dest / f"{e.name}.pt")
         if d_src.is_file():  # GAPT: its discriminator too (notebook 05 shows what it sees)

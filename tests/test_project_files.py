@@ -201,3 +201,16 @@ def test_ci_script_runs_make_test():
     assert text.startswith("#!/usr/bin/env bash") and "set -euo pipefail" in text
     assert re.search(r"^make test\b", text, re.M)
     assert os.access(script, os.X_OK), ".ci/run must be executable (chmod +x)"
+
+
+def test_assets_fit_the_budget_and_every_checkpoint_has_a_model_card(repo_root):
+    assets = repo_root / "assets"
+    total = sum(p.stat().st_size for p in assets.rglob("*") if p.is_file())
+    assert total <= 30e6, f"assets/ holds {total / 1e6:.1f} MB (budget 30 MB)"
+    policies = [p for p in (assets / "checkpoints").glob("*.pt") if not p.name.endswith(".discriminator.pt")]
+    for p in policies:
+        card = p.with_suffix(".md")
+        assert card.is_file(), f"{p.name} has no model card"
+        assert "| scale |" in card.read_text() and "| seed |" in card.read_text(), card.name
+    for d in (assets / "checkpoints").glob("*.discriminator.pt"):  # a discriminator sits beside its policy
+        assert d.with_name(d.name.replace(".discriminator.pt", ".pt")).is_file(), d.name

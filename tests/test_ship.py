@@ -22,7 +22,7 @@ def course_runs(tmp_path):
     policy = OnlinePolicy(CFG).eval()
     for entry in ship.SHIPPED:
         rl = entry.run.endswith("-seed0")
-        cfg = ({"system": entry.name, "scale": "course", "seed": 0, "crop_frames": 128} if rl else
+        cfg = ({"system": "gapt", "algorithm": "ppo", "scale": "course", "seed": 0, "crop_frames": 128} if rl else
                {"scale": "course", "seed": 0, "steps": 7,
                 "data": {"sources": {"pop909": 0.75, "nottingham": 0.25}, "crop_frames": 128,
                          "transpose": 6, "split_seed": 42, "split_fractions": [0.8, 0.1, 0.1]}})
@@ -30,6 +30,7 @@ def course_runs(tmp_path):
                  "eval_history": [{"update": 5, "harmony": 0.5, "vendi": 3.25}]} if rl else
                 {"steps_done": 7, "complete": True, "seconds": 2.0, "valid_harmony": 0.4321})
         save_checkpoint(runs / entry.run / "model.pt", policy, train_config=cfg, meta=meta)
+    (runs / "gapt-seed0" / "metrics.csv").write_text("update,reward,d_acc\n1,0.5,0.75\n2,0.25,\n")
     d = ChordDiscriminator(DiscriminatorConfig(dim=32, n_layers=1, n_heads=2))
     save_checkpoint(discriminator_path(runs / "gapt-seed0"), d, meta={"events": {"warmup": 2, "gated": 1}})
     return runs, policy, d
@@ -57,6 +58,11 @@ def test_ship_writes_half_precision_checkpoints_cards_and_the_discriminator(cour
     assert next(loaded.parameters()).dtype == torch.float32
     assert torch.allclose(loaded(x), policy(x), atol=2e-2)
     assert isinstance(load_discriminator(dest / "gapt.pt"), ChordDiscriminator)
+    # the RL run's per-update log travels inside the shipped file (notebooks plot training from it)
+    from minigapt.rl.train import load_run
+    assert load_run(dest / "gapt.pt").metrics == [{"update": 1.0, "reward": 0.5, "d_acc": 0.75},
+                                                  {"update": 2.0, "reward": 0.25, "d_acc": None}]
+    assert "metrics_history" not in load_checkpoint(dest / "online-mle.pt").meta
     assert sum(sizes.values()) < sum(p.stat().st_size for p in runs.rglob("*.pt"))
 
 

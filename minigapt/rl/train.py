@@ -191,7 +191,7 @@ def _normalised(cfg) -> dict:
     return d
 
 
-def _read_csv(path: Path) -> list[dict]:
+def read_log(path: Path) -> list[dict]:
     if not path.is_file():
         return []
     with path.open() as f:
@@ -204,8 +204,9 @@ def load_run(path, cfg: RLConfig | None = None) -> RLRun:
     policy = build_model(ckpt).eval()
     cfg = cfg or config_from_dict(ckpt.train_config or {})
     folder = Path(path).parent
-    evals = _read_csv(folder / "eval.csv") or ckpt.meta.get("eval_history", [])
-    return RLRun(policy, cfg, _read_csv(folder / "metrics.csv"), evals, Path(path),
+    evals = read_log(folder / "eval.csv") or ckpt.meta.get("eval_history", [])
+    metrics = read_log(folder / "metrics.csv") or ckpt.meta.get("metrics_history", [])  # shipped: kept inside
+    return RLRun(policy, cfg, metrics, evals, Path(path),
                  ckpt.meta.get("seconds", 0.0))
 
 
