@@ -17,6 +17,12 @@ runs under inference_mode (cheaper calls); the returned tensors are ordinary one
 Masking (optional, on by default): at a chord position only chord tokens and SILENCE may be
 sampled, and HOLD_c only while chord c sounds (likewise melody HOLD_p only after pitch p), so a
 rollout always decodes to a well-formed chord part.
+
+Roles: a model plays the part of the *first* slot of each frame of its stream (`played_role`):
+"chord" for the chord policy and its anchor, "melody" for the melody agent and its anchor
+(minigapt.agents, melody-first stream [BOS, x0, y0, ...]). The functions here sample and score
+that part, so for a melody model the arguments read the other way round: `melody` is the part
+it is given (the chords) and `.chords` / `chords` the part it plays (its melody).
 """
 from __future__ import annotations
 
@@ -67,6 +73,19 @@ def allowed_tokens(prev: torch.Tensor, role: str) -> torch.Tensor:
     return _mask_tables(prev.device)[role][prev] == 0
 
 
+ROLES = ("chord", "melody")
+
+
+def played_role(model) -> str:
+    """The part a model samples at the first slot of each frame: its `role` attribute, "chord"
+    for every model that has none (the chord policy, its anchor)."""
+    return getattr(model, "role", "chord")
+
+
+def _other(role: str) -> str:
+    return ROLES[1 - ROLES.index(role)]
+
+
 def _sample(logits, prev, role, temperature, generator, mask_invalid, need_entropy=True):
     """logits [B, V] -> (token [B], log-prob [B], entropy [B] or None) of the sampling
     distribution (temperature-scaled, masked)."""
@@ -101,7 +120,7 @@ class _Context:
         # live-sized batches on a CPU decode in NumPy (same model, far fewer calls per step)
         self.fast = FastDecoder(model, batch, self.max_len) if (
             use_cache and NUMPY_DECODE and batch <= NUMPY_DECODE_MAX_BATCH
-            and torch.device(device).type == "cpu" and getattr(model, "kind", "") == "online") else None
+            and torch.device(device).type == "cpu" and getattr(model, "kind", "") in ("online", "melody")) else None
         self.cache = KVCache.empty(model.cfg, batch, device=device) \
             if use_cache and self.fast is None else None
 
@@ -218,13 +237,14 @@ def _run_inference(model, n_frames, melody, n_melody_given, chords, n_chords_giv
         logp, ent = torch.zeros(B, T, device=device), torch.zeros(B, T, device=device)
         sampled = torch.zeros(B, T, dtype=torch.bool, device=device)
         ctx = _Context(model, B, device, use_cache, hop_frames)
+        played = played_role(model)  # y: the part sampled first in each frame; x: the other one
         prev_y = prev_x = torch.full((B,), PAD, dtype=torch.long, device=device)
         logits = ctx.feed(torch.full((B, 1), BOS, dtype=torch.long, device=device))
         for t in range(T):
             if t < n_chords_given:
                 y = chords[:, t]
             else:
-                y, lp, h = _sample(logits, prev_y, "chord", temperature, generator, mask_invalid,
+                y, lp, h = _sample(logits, prev_y, played, temperature, generator, mask_invalid,
                                    need_entropy)
                 live = melody[:, t] != PAD if t < n_melody_given else torch.ones_like(y, dtype=torch.bool)
                 y = torch.where(live, y, PAD)  # nothing to accompany after the melody ends
@@ -237,7 +257,7 @@ def _run_inference(model, n_frames, melody, n_melody_given, chords, n_chords_giv
                     logits = ctx.feed(torch.stack([y, x], 1))
             else:  # imagine the melody: it is predicted after the chord of the same frame
                 logits = ctx.feed(y[:, None])
-                x, _, _ = _sample(logits, prev_x, "melody", temperature, generator, mask_invalid, False)
+                x, _, _ = _sample(logits, prev_x, _other(played), temperature, generator, mask_invalid, False)
                 if t + 1 < T:
                     logits = ctx.feed(x[:, None])
             out_y[:, t], out_x[:, t] = y, x
@@ -256,6 +276,7 @@ def rollout_online(model, melody, *, chord_prefix=None, temperature: float = 1.0
     chord_prefix [B, P]: chords of frames < P are teacher-forced (the live engine's commits).
     temperature 0 = greedy. use_cache=False recomputes the whole context every frame (the
     reference the KV cache is tested and benchmarked against). Seeded: same seed, same chords.
+    A melody model plays its melody over the chords given as `melody` (see Roles above).
     """
     device = next(model.parameters()).device
     melody = _as_long(melody, device)
@@ -286,14 +307,15 @@ def sample_melody_continuation(model, melody_prefix, n_frames: int, *, chords=No
 def chord_log_probs(model, melody: torch.Tensor, chords: torch.Tensor, *, temperature: float = 1.0,
                     mask_invalid: bool = True) -> torch.Tensor:
     """One teacher-forced forward -> log-probs [B, T, V] of each frame's chord distribution as
-    rollout_online samples it (same temperature and masking; masked tokens are -inf).
+    rollout_online samples it (same temperature and masking; masked tokens are -inf; a melody
+    model: of its melody, see Roles above).
     Differentiable: the RL update recomputes its log-probs, KL and entropy from this."""
     logits = model.chord_logits(melody, chords).float()  # [B, T, V]
     if temperature > 0 and temperature != 1:
         logits = logits / temperature
     if mask_invalid:
         prev = torch.cat([torch.full_like(chords[:, :1], PAD), chords[:, :-1]], 1)
-        logits = logits.masked_fill(~allowed_tokens(prev, "chord"), float("-inf"))
+        logits = logits.masked_fill(~allowed_tokens(prev, played_role(model)), float("-inf"))
     return F.log_softmax(logits, -1)
 
 
@@ -409,7 +431,7 @@ def sample_offline(anchor, melody, *, temperature: float = 1.0, generator=None, 
         prev = torch.full((B,), BOS, dtype=torch.long, device=device)
         for t in range(T):
             logits = anchor.decode(prev[:, None], summary[:, t:t + 1], cache)[:, -1]
-            y, _, _ = _sample(logits, torch.where(prev == BOS, PAD, prev), "chord", temperature, g,
+            y, _, _ = _sample(logits, torch.where(prev == BOS, PAD, prev), played_role(anchor), temperature, g,
                               mask_invalid, False)
             out[:, t] = prev = torch.where(melody[:, t] != PAD, y, PAD)
         return out

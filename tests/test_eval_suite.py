@@ -193,9 +193,9 @@ def test_perturbation_curve_is_harmony_per_beat(tiny_policy):
 
 # --- the registry of named runs -------------------------------------------------------------
 def test_every_named_run_resolves_to_a_valid_config_at_every_scale():
-    from minigapt.rl.systems import ABLATIONS, MAIN_SYSTEMS, REGISTRY, changed_fields, config_for
+    from minigapt.rl.systems import ABLATIONS, MAIN_SYSTEMS, REGISTRY, SEARCH, changed_fields, config_for
 
-    assert set(MAIN_SYSTEMS) | set(ABLATIONS) == set(REGISTRY) and not set(MAIN_SYSTEMS) & set(ABLATIONS)
+    assert set(MAIN_SYSTEMS) | set(ABLATIONS) | set(SEARCH) == set(REGISTRY) and not set(MAIN_SYSTEMS) & set(ABLATIONS)
     assert set(SYSTEMS) <= set(REGISTRY)
     for scale in ("smoke", "course", "paper"):
         for name, entry in REGISTRY.items():
@@ -212,6 +212,8 @@ def test_every_named_run_resolves_to_a_valid_config_at_every_scale():
     dxy = config_for("gapt-dxy", "course")
     assert dxy.discriminator == dataclasses.replace(RLConfig.preset("course", "gapt").discriminator, sees_melody=True)
     assert changed_fields("gapt-dxy", "course") == {"discriminator.sees_melody": (False, True)}
+    assert changed_fields("gapt-tau06", "course") == {"discriminator.tau": (1.0, 0.6)}
+    assert changed_fields("gapt-always", "course") == {"discriminator.warmup_updates": (60, 120)}
     assert set(changed_fields("grpo-adv", "course", against="grpo")) == {"system", "adversarial_weight"}
     with pytest.raises(MinigaptError, match="unknown run name"):
         config_for("gapt-nonsense", "course")
@@ -226,5 +228,6 @@ def test_train_named_is_train_system_with_the_registry_recipe(monkeypatch):
     assert train_named("gapt-dxy", "smoke", 1, world="w", progress=False) == "run"
     (args, kw), = calls
     assert args == ("gapt", "smoke", 1) and kw["name"] == "gapt-dxy" and kw["world"] == "w"
-    overrides = {k: v for k, v in kw.items() if k not in ("name", "world", "use_pretrained", "retrain", "progress")}
+    overrides = {k: v for k, v in kw.items() if k not in ("name", "world", "use_pretrained", "retrain", "progress",
+                                                      "train_missing")}
     assert RLConfig.preset("smoke", "gapt", seed=1, **overrides) == config_for("gapt-dxy", "smoke", seed=1)

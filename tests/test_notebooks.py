@@ -345,6 +345,24 @@ def _check_06(r: dict) -> None:
             for mode in ("window", "naive"):
                 assert len(res[mode]["curve"]) == ls["frames"] // 16 and 0 <= res[mode]["beyond_context"] <= 1
     assert r["agent"]["available"] in (True, False) and r["agent"]["paper"]["gapt"] == {"harmony": 0.648, "vendi": 12.914}
+    ag = r["agent"]  # smoke trains what is missing: the MLE agent and the RL agent both play
+    assert ag["agents"] == ["melody-mle", "melody-gapt"] and not ag["missing"]
+    assert ag["systems"] == ["online-mle", "realchords", "gapt-no-adv", "gapt"] and set(ag["table2"]) == set(ag["agents"])
+    for name, by_system in ag["table2"].items():
+        assert set(by_system) == set(ag["systems"]), name
+        for system, m in by_system.items():
+            assert {"harmony", "vendi", "vendi_vs_mle", "melody_vendi", "distinct_pitches_per_sequence"} <= set(m), (name, system)
+            assert len(m["harmony"]["values"]) == (1 if system == "online-mle" else len(r["seeds"])), (name, system)
+            assert 0 <= m["harmony"]["mean"] <= 1 and m["vendi"]["mean"] >= 1 - 1e-6 and m["melody_vendi"]["mean"] >= 1 - 1e-6
+        assert by_system["online-mle"]["vendi_vs_mle"]["mean"] == 1.0
+    t5 = ag["table5"]
+    assert set(t5) == {*ag["agents"], "ground truth"}
+    assert t5["ground truth"]["harmony"] == t1["ground truth"]["nottingham_test"]["harmony"]["mean"]  # the same pairs
+    assert all(0 <= m["harmony"] <= 1 and 0 <= m["rest_share"] <= 1 for m in t5.values())
+    ex = ag["example"]
+    assert ex["agent"] in ag["agents"] and ex["system"] in ag["systems"] and 0 <= ex["duet"] < ag["duets"]
+    assert len(ex["melody"]) == len(ex["chords"]) == ag["frames"] == r["eval_sets"]["nottingham_test"]["max_frames"]
+    assert [e["update"] for e in ag["rl_evals"]] == [0, 2, 4] and ag["claims"]  # smoke RL: 4 updates, evaluated every 2
     assert r["claims"] and all(c["agrees"] in (True, False, None) for c in r["claims"])
     assert r["claims_checked"] == sum(c["agrees"] is not None for c in r["claims"])
     assert r["claims_agreed"] == sum(c["agrees"] is True for c in r["claims"])

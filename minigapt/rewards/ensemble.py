@@ -191,12 +191,19 @@ class RewardEnsemble(nn.Module):
 
     def embed_chords(self, y, chunk: int = 256) -> torch.Tensor:
         """Chord-tower embeddings of the first contrastive component (what Vendi is computed on)."""
+        return self._embed("embed_chords", y, chunk)
+
+    def embed_melodies(self, x, chunk: int = 256) -> torch.Tensor:
+        """Melody-tower embeddings of the same component (the melody agent's Vendi score)."""
+        return self._embed("embed_melody", x, chunk)
+
+    def _embed(self, tower: str, a, chunk: int) -> torch.Tensor:
         name = next((n for n in self.names if n.split("/")[0] == "contrastive"), None)
         if name is None:
-            raise MinigaptError("this reward ensemble has no contrastive model to embed chords with")
-        model, y = self.component(name), as_tokens(y, "cpu")
+            raise MinigaptError(f"this reward ensemble has no contrastive model to {tower.replace('_', ' ')} with")
+        model, a = self.component(name), as_tokens(a, "cpu")
         with eval_mode(self):
-            return torch.cat([model.embed_chords(y[i:i + chunk]).cpu() for i in range(0, len(y), chunk)])
+            return torch.cat([getattr(model, tower)(a[i:i + chunk]).cpu() for i in range(0, len(a), chunk)])
 
 
 # --- checkpoints: models/checkpoint.py's format and checks, rebuilt from the saved names -------

@@ -7,6 +7,11 @@ Melodies are teacher-forced (paper 3.2): the policy samples only the chord posit
 
 and every chord token also pays kl_coef * KL(pi || anchor) at that token (Eq. 4). R_adv is
 whatever `adversary.reward(x, y)` returns (GAPT's discriminator, rl/gapt.py); without one it is 0.
+
+The same stages train the melody agent (minigapt.agents): Episodes then hold the part the
+policy is given in `melody` (the data's chords) and the part it plays in `chords` (its melody);
+sampling, scoring and PPO read them that way already (generate.py's roles), and
+compose_rewards(part="melody") scores the pair the right way round.
 """
 from __future__ import annotations
 
@@ -118,10 +123,13 @@ def score_policy(policy, anchor, ep: Episodes, cfg: RLConfig) -> None:
         raise NonFiniteError("non-finite logits (policy or anchor)")
 
 
-def compose_rewards(ep: Episodes, ensemble, cfg: RLConfig, adversary=None) -> None:
+def compose_rewards(ep: Episodes, ensemble, cfg: RLConfig, adversary=None, part: str = "chord") -> None:
     """Stage 3: R = alpha R_coh + beta R_rules + gamma R_adv per sequence, and the per-token
-    rewards (-kl_coef * KL everywhere, + R on the last chord token). Fills ep in place."""
-    x, y = ep.melody, ep.chords
+    rewards (-kl_coef * KL everywhere, + R on the last chord token). Fills ep in place.
+    part="melody": the policy played the melody (ep.chords) over the data's chords (ep.melody):
+    the ensemble scores (melody, chords) and the melody's rule penalties apply."""
+    given, played = ep.melody, ep.chords
+    x, y = (played, given) if part == "melody" else (given, played)
     terms = {}
     if hasattr(ensemble, "normalised_scores"):  # R_coh = mean z; log each reward type's mean z too
         z = ensemble.normalised_scores(x, y, use=cfg.reward_types)
@@ -130,12 +138,12 @@ def compose_rewards(ep: Episodes, ensemble, cfg: RLConfig, adversary=None) -> No
             terms[f"coherence_{kind}"] = torch.stack([v for n, v in z.items() if n.split("/")[0] == kind]).mean(0)
     else:
         terms["coherence"] = ensemble.score(x, y, use=cfg.reward_types).float()
-    _, parts = rule_penalty(x.numpy(), y.numpy())
+    _, parts = rule_penalty(given.numpy(), played.numpy(), part=part)
     terms["rules"] = torch.as_tensor(sum(parts[t] for t in cfg.rule_terms) if cfg.rule_terms
                                      else np.zeros(len(x)), dtype=torch.float32)
     for name, v in parts.items():
         terms[f"rule_{name}"] = torch.as_tensor(v, dtype=torch.float32)
-    terms["adversarial"] = (adversary.reward(x, y).float() if adversary is not None and cfg.adversarial_weight
+    terms["adversarial"] = (adversary.reward(given, played).float() if adversary is not None and cfg.adversarial_weight
                             else torch.zeros(len(x)))
     total = (cfg.coherence_weight * terms["coherence"] + cfg.rules_weight * terms["rules"]
              + cfg.adversarial_weight * terms["adversarial"])

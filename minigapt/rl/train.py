@@ -10,6 +10,10 @@
 Every update appends a row to metrics.csv; every eval_every updates the policy accompanies the
 fixed evaluation melodies (eval.csv). A NaN anywhere stops the run with one line and leaves the
 last good checkpoint in place; Ctrl-C saves what was learnt.
+
+The steps that depend on which part the policy plays (its training data, what it is given,
+its rewards, its diagnostics and evaluation) come from an `RLTask`: the chord policy's by
+default; minigapt.agents.melody_rl passes the melody agent's.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -37,6 +42,34 @@ from .ppo import ppo_update
 from .rollout import NonFiniteError, batch_stats, collect, compose_rewards, sample_melodies, score_policy
 
 CHECKPOINT_NAME = "model.pt"
+
+
+def chord_batch_stats(ep, ensemble) -> dict[str, float]:
+    """The chord policy's per-update diagnostics (harmony, chord diversity)."""
+    return batch_stats(ep, getattr(ensemble, "embed_chords", None))
+
+
+@dataclass(frozen=True)
+class RLTask:
+    """What the loop does that depends on the part the policy plays (defaults: the chord
+    policy accompanying the data's melodies)."""
+
+    data: Callable[[str], DataConfig] = DataConfig.preset
+    """scale -> the DataConfig the training crops come from (crop length: RLConfig.crop_frames)."""
+    sample: Callable = sample_melodies
+    """(sampler, n, group_size) -> (the part the policy is given, the data's own version of the
+    part it plays), frames [n, T] each."""
+    rewards: Callable = compose_rewards
+    """Stage 3: (ep, ensemble, cfg, adversary) -> None, fills ep's rewards."""
+    stats: Callable = chord_batch_stats
+    """(ep, ensemble) -> per-update diagnostics for metrics.csv."""
+    evaluate: Callable = evaluate_policy
+    """(policy, eval set, ensemble, samples, temperature, mask_invalid=) -> metrics for eval.csv."""
+    progress_key: str = "distinct_chords_per_sequence"
+    """The diagnostic shown beside reward and harmony on the progress bar."""
+
+
+CHORD_TASK = RLTask()
 
 
 @dataclass
@@ -66,11 +99,12 @@ def _round(d: dict) -> dict:
 
 
 def train_rl(cfg: RLConfig, policy, anchor, ensemble, data, out_dir, *, eval_melodies=None,
-             adversary=None, progress: bool = True, base: str = "online-mle") -> RLRun:
+             adversary=None, progress: bool = True, base: str = "online-mle",
+             task: RLTask = CHORD_TASK) -> RLRun:
     """Post-train a copy of `policy` (an online MLE policy) with RL. `data`: load_frames output
     (training melodies come from its train split); `eval_melodies`: melody frames [N, T] for the
-    periodic evaluation (rl.evaluation.evaluation_melodies), or None for none. Writes
-    out_dir/{model.pt, metrics.csv, eval.csv, config.json}."""
+    periodic evaluation (rl.evaluation.evaluation_melodies), or None for none (the melody
+    agent's task: chord frames). Writes out_dir/{model.pt, metrics.csv, eval.csv, config.json}."""
     from tqdm.auto import tqdm
 
     out_dir = Path(out_dir)
@@ -82,11 +116,10 @@ def train_rl(cfg: RLConfig, policy, anchor, ensemble, data, out_dir, *, eval_mel
     critic = ValueModel(actor).eval() if cfg.algorithm == "ppo" else None
     actor_opt = torch.optim.Adam(actor.parameters(), lr=cfg.actor_lr, betas=cfg.betas)
     critic_opt = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr, betas=cfg.betas) if critic else None
-    data_cfg = dataclasses.replace(DataConfig.preset(cfg.scale), crop_frames=cfg.crop_frames)
+    data_cfg = dataclasses.replace(task.data(cfg.scale), crop_frames=cfg.crop_frames)
     sampler = train_sampler(data, data_cfg, seed=cfg.seed)
     (out_dir / "config.json").write_text(json.dumps({"rl_config": dataclasses.asdict(cfg), "base": base},
                                                     indent=2, default=str))
-    embed = getattr(ensemble, "embed_chords", None)
 
     run = RLRun(actor, cfg, path=out_dir / CHECKPOINT_NAME)
     meta = {"system": cfg.system, "seed": cfg.seed, "updates_done": 0, "complete": False, "base": base}
@@ -95,8 +128,8 @@ def train_rl(cfg: RLConfig, policy, anchor, ensemble, data, out_dir, *, eval_mel
     def evaluate(update: int) -> None:
         if eval_melodies is None:
             return
-        row = {"update": update, **evaluate_policy(actor, eval_melodies, ensemble, cfg.eval_samples,
-                                                   cfg.temperature, mask_invalid=cfg.mask_invalid)}
+        row = {"update": update, **task.evaluate(actor, eval_melodies, ensemble, cfg.eval_samples,
+                                                 cfg.temperature, mask_invalid=cfg.mask_invalid)}
         run.evals.append(_round(row))
         _write_csv(out_dir / "eval.csv", run.evals)
 
@@ -123,11 +156,11 @@ def train_rl(cfg: RLConfig, policy, anchor, ensemble, data, out_dir, *, eval_mel
                     lrs[f"{name}_lr"] = warmup_cosine(update, lr, cfg.warmup_updates, cfg.updates, cfg.min_lr_ratio)
                     for g in opt.param_groups:
                         g["lr"] = lrs[f"{name}_lr"]
-            x, y_real = sample_melodies(sampler, cfg.rollouts_per_update,
-                                        cfg.group_size if cfg.algorithm == "grpo" else 1)
+            x, y_real = task.sample(sampler, cfg.rollouts_per_update,
+                                    cfg.group_size if cfg.algorithm == "grpo" else 1)
             ep = collect(actor, x, y_real, cfg, generator)           # 1. collect
             score_policy(actor, anchor, ep, cfg)                      # 2. score
-            compose_rewards(ep, ensemble, cfg, adversary)             # 3. reward
+            task.rewards(ep, ensemble, cfg, adversary)                # 3. reward
             if cfg.algorithm == "ppo":                                # 4-6. update
                 stats = ppo_update(actor, critic, ep, actor_opt, critic_opt, cfg, generator)
             else:
@@ -137,7 +170,7 @@ def train_rl(cfg: RLConfig, policy, anchor, ensemble, data, out_dir, *, eval_mel
                    "reward": float(ep.sequence_reward.mean()),
                    **{k: float(v.mean()) for k, v in ep.reward_terms.items()},
                    "kl_per_token": float(ep.kl.sum() / ep.mask.sum().clamp(min=1)),
-                   **stats, **batch_stats(ep, embed), **adv_stats}
+                   **stats, **task.stats(ep, ensemble), **adv_stats}
             run.metrics.append(_round(row))
             _write_csv(out_dir / "metrics.csv", run.metrics)
             meta["updates_done"] = update + 1
@@ -147,7 +180,7 @@ def train_rl(cfg: RLConfig, policy, anchor, ensemble, data, out_dir, *, eval_mel
                 save(False)
             bar.update(1)
             bar.set_postfix(reward=f"{row['reward']:+.2f}", harmony=f"{row['harmony']:.2f}",
-                            distinct=f"{row['distinct_chords_per_sequence']:.1f}")
+                            distinct=f"{row[task.progress_key]:.1f}")
         save(True)
     except NonFiniteError as e:
         bar.close()
@@ -198,9 +231,10 @@ def read_log(path: Path) -> list[dict]:
         return [{k: (float(v) if v not in ("", None) else None) for k, v in r.items()} for r in csv.DictReader(f)]
 
 
-def load_run(path, cfg: RLConfig | None = None) -> RLRun:
-    """An RL run from its checkpoint (and the CSVs beside it, when there)."""
-    ckpt = load_checkpoint(path, kind="online")
+def load_run(path, cfg: RLConfig | None = None, kind: str = "online") -> RLRun:
+    """An RL run from its checkpoint (and the CSVs beside it, when there); kind: the policy's
+    checkpoint kind ("melody" for the melody agent)."""
+    ckpt = load_checkpoint(path, kind=kind)
     policy = build_model(ckpt).eval()
     cfg = cfg or config_from_dict(ckpt.train_config or {})
     folder = Path(path).parent
@@ -213,29 +247,31 @@ def load_run(path, cfg: RLConfig | None = None) -> RLRun:
 def train_or_load_rl(cfg: RLConfig, policy, anchor, ensemble, data, *, eval_melodies=None,
                      adversary_factory=None, name: str | None = None, runs: str | Path | None = None,
                      use_pretrained: bool = True, retrain: bool = False, progress: bool = True,
-                     train_missing: bool = True) -> RLRun | None:
+                     train_missing: bool = True, task: RLTask = CHORD_TASK,
+                     base: str = "online-mle") -> RLRun | None:
     """The run runs/<scale>/<name>-seed<seed>/ (name: the system's) if it finished with this
     very config, else the shipped checkpoint assets/checkpoints/<name>.pt (seed 0) or
     <name>-seed<k>.pt if it was trained with this very config and use_pretrained, else train
     it now (or return None when not train_missing: "evaluate what exists"). `adversary_factory()`
-    builds GAPT's discriminator when the run needs one."""
+    builds GAPT's discriminator when the run needs one; `task` and `base` go to train_rl."""
     name = name or cfg.system
+    kind = getattr(policy, "kind", "online")
     folder = (Path(runs) if runs is not None else runs_dir() / cfg.scale) / run_name(name, cfg.seed)
     own = folder / CHECKPOINT_NAME
     if own.is_file() and not retrain:
-        ckpt = load_checkpoint(own, kind="online")
+        ckpt = load_checkpoint(own, kind=kind)
         if ckpt.meta.get("complete") and _normalised(ckpt.train_config or {}) == _normalised(cfg):
             print(f"loaded your run {own}")
-            return load_run(own, cfg)
+            return load_run(own, cfg, kind)
         print(f"{own} is unfinished or was trained with another config: training anew")
     shipped = shipped_dir() / (f"{name}.pt" if cfg.seed == 0 else f"{run_name(name, cfg.seed)}.pt")
     if shipped.is_file() and use_pretrained and not retrain:
-        ckpt = load_checkpoint(shipped, kind="online")
+        ckpt = load_checkpoint(shipped, kind=kind)
         if _normalised(ckpt.train_config or {}) == _normalised(cfg):  # same recipe, scale and seed
             print(f"loaded the shipped checkpoint {shipped}")
-            return load_run(shipped)
+            return load_run(shipped, kind=kind)
     if not train_missing and not retrain:
         return None
     adversary = adversary_factory() if adversary_factory is not None and cfg.adversarial_weight else None
     return train_rl(cfg, policy, anchor, ensemble, data, folder, eval_melodies=eval_melodies,
-                    adversary=adversary, progress=progress)
+                    adversary=adversary, progress=progress, base=base, task=task)

@@ -10,7 +10,9 @@ they go, the config printed at the start and saved beside the checkpoint (config
 checkpoint on Ctrl-C (training then returns the model it has so far).
 
 The policy learns every token of the chord-first stream (chords *and* melody); the anchor learns
-only the chords, given the whole melody. At course scale some policy crops open in a wrong key
+only the chords, given the whole melody. Other kinds of model register their own recipe
+(`register_trainer`: the melody agent of minigapt.agents and its offline model, which read the
+melody-first stream). At course scale some policy crops open in a wrong key
 (TrainConfig.wrong_key_start): the policy chooses its first chords before it hears the melody,
 and a plain MLE policy keeps following such an opening (online harmony 0.34 vs 0.45 with it).
 """
@@ -22,6 +24,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -41,7 +44,7 @@ from .schedule import warmup_cosine
 TRANSPOSE_TABLES = np.stack([VOCAB.transpose_table(k) for k in range(12)]).astype(np.int64)
 
 METRIC_FIELDS = ["step", "loss", "chord_loss", "melody_loss", "lr", "seconds",
-                 "valid_loss", "valid_chord_loss", "valid_harmony"]
+                 "valid_loss", "valid_chord_loss", "valid_harmony", "valid_melody_loss"]
 
 
 @dataclass
@@ -183,6 +186,40 @@ def describe(cfg: TrainConfig) -> str:
     return "\n".join([line("model", model), line("data", data), line("train", d)])
 
 
+def online_harmony(model, streams: torch.Tensor, chord_first: bool = True) -> float:
+    """Note-in-chord when the model plays its part online (seed 0) against the other part of
+    the streams (for a chord policy: the melodies; for the melody agent: the chords)."""
+    from ..generate import rollout_online
+
+    given, _ = deinterleave_batch(streams)  # the second slot of each frame: the part not played
+    played = torch.cat([rollout_online(model, g, seed=0).chords for g in given.split(64)])
+    return note_in_chord_ratio(*((given, played) if chord_first else (played, given)))
+
+
+@dataclass(frozen=True)
+class Trainer:
+    """How one kind of model learns by MLE."""
+
+    build: Callable
+    """ModelConfig -> a fresh model."""
+    losses: Callable
+    """(model, streams [, inputs]) -> {"loss": ..., and parts among METRIC_FIELDS}."""
+    chord_first: bool = True
+    """The stream order its crops come in (False: melody first)."""
+    plays_online: bool = False
+    """Validate by its online harmony too (online_harmony)."""
+
+
+TRAINERS: dict[str, Trainer] = {
+    "online": Trainer(OnlinePolicy, policy_losses, plays_online=True),
+    "offline": Trainer(OfflineAnchor, anchor_losses),
+}
+
+
+def register_trainer(kind: str, trainer: Trainer) -> None:
+    TRAINERS[kind] = trainer
+
+
 @torch.no_grad()
 def _validate(model, kind: str, valid: torch.Tensor | None, cfg: TrainConfig) -> dict:
     if valid is None or len(valid) == 0:
@@ -190,20 +227,14 @@ def _validate(model, kind: str, valid: torch.Tensor | None, cfg: TrainConfig) ->
     valid = valid.to(next(model.parameters()).device)
     was = model.training
     model.eval()
-    losses = {"loss": [], "chord_loss": []}
-    fn = policy_losses if kind == "online" else anchor_losses
+    trainer = TRAINERS[kind]
+    losses: dict[str, float] = {}
     for chunk in valid.split(cfg.batch_size):
-        out = fn(model, chunk)
-        for k in losses:
-            losses[k].append(float(out[k]) * len(chunk))
-    out = {"valid_loss": sum(losses["loss"]) / len(valid),
-           "valid_chord_loss": sum(losses["chord_loss"]) / len(valid)}
-    if kind == "online":  # what matters in the end: harmony when playing online
-        from ..generate import rollout_online
-
-        melody, _ = frames_from_streams(valid)
-        chords = torch.cat([rollout_online(model, m, seed=0).chords for m in melody.split(64)])
-        out["valid_harmony"] = note_in_chord_ratio(melody, chords)
+        for k, v in trainer.losses(model, chunk).items():
+            losses[k] = losses.get(k, 0.0) + float(v) * len(chunk)
+    out = {f"valid_{k}": v / len(valid) for k, v in losses.items() if f"valid_{k}" in METRIC_FIELDS}
+    if trainer.plays_online:  # what matters in the end: harmony when playing online
+        out["valid_harmony"] = online_harmony(model, valid, trainer.chord_first)
     model.train(was)
     return out
 
@@ -224,9 +255,10 @@ def _train(kind: str, cfg: TrainConfig, data, out_dir, *, data_dir=None, progres
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
-    model = OnlinePolicy(cfg.model) if kind == "online" else OfflineAnchor(cfg.model)
+    trainer = TRAINERS[kind]
+    model = trainer.build(cfg.model)
     model.to(device)
-    loss_fn = policy_losses if kind == "online" else anchor_losses
+    loss_fn = trainer.losses
     n_params = count_parameters(model)
     print(f"training the {kind} model on {device}: {n_params:,} parameters, {cfg.steps} steps\n"
           f"{describe(cfg)}")
@@ -235,13 +267,13 @@ def _train(kind: str, cfg: TrainConfig, data, out_dir, *, data_dir=None, progres
 
     if data is None:
         data = load_frames(cfg.data, data_dir, progress=progress)
-    sampler = train_sampler(data, cfg.data, seed=cfg.seed)
+    sampler = train_sampler(data, cfg.data, chord_first=trainer.chord_first, seed=cfg.seed)
     opening_rng = np.random.default_rng(cfg.seed + 1)
     valid_frames = _round_robin(data.get("valid", {}))  # every source in the first eval_songs
-    valid = torch.from_numpy(eval_batch(valid_frames, cfg.data.crop_frames, limit=cfg.eval_songs)) \
-        if valid_frames else None
-    if valid is not None and kind == "online":
-        melody, chords = frames_from_streams(valid)
+    valid = torch.from_numpy(eval_batch(valid_frames, cfg.data.crop_frames, trainer.chord_first,
+                                        limit=cfg.eval_songs)) if valid_frames else None
+    if valid is not None and trainer.plays_online:
+        melody, chords = deinterleave_batch(valid, trainer.chord_first)
         print(f"validation: {len(valid)} crops, ground-truth harmony {note_in_chord_ratio(melody, chords):.3f}")
 
     decay = [p for p in model.parameters() if p.dim() >= 2]
@@ -328,12 +360,13 @@ def _normalised(cfg, kind: str = "online") -> dict:
 
 def train_or_load(name: str, cfg: TrainConfig, *, kind: str = "online", data=None, data_dir=None,
                   runs: str | Path | None = None, use_pretrained: bool = True,
-                  retrain: bool = False, progress: bool = True, device="cpu"):
+                  retrain: bool = False, progress: bool = True, device="cpu",
+                  train_missing: bool = True):
     """The model called `name`: the student's own run (runs/<name>/) if it was trained with this
     very config, else the shipped checkpoint (assets/checkpoints/<name>.pt) if use_pretrained,
-    else train it now (into runs/<name>/)."""
-    if kind not in ("online", "offline"):
-        raise MinigaptError(f"kind must be 'online' or 'offline', not {kind!r}")
+    else train it now (into runs/<name>/), or return None when not train_missing."""
+    if kind not in TRAINERS:
+        raise MinigaptError(f"kind must be one of {', '.join(map(repr, TRAINERS))}, not {kind!r}")
     run_dir = Path(runs) if runs is not None else runs_dir()
     run_dir = run_dir / name
     own, shipped = run_dir / CHECKPOINT_NAME, shipped_dir() / f"{name}.pt"
@@ -350,5 +383,9 @@ def train_or_load(name: str, cfg: TrainConfig, *, kind: str = "online", data=Non
         if (ckpt.train_config or {}).get("scale") == cfg.scale:  # a course model never stands in for a smoke one
             print(f"loaded the shipped checkpoint {shipped} ({cfg.scale} scale)")
             return build_model(ckpt, device)
-    train = train_online if kind == "online" else train_offline
-    return train(cfg, data, run_dir, data_dir=data_dir, progress=progress, device=device)
+    if not train_missing and not retrain:
+        return None
+    if kind in ("online", "offline"):
+        train = train_online if kind == "online" else train_offline
+        return train(cfg, data, run_dir, data_dir=data_dir, progress=progress, device=device)
+    return _train(kind, cfg, data, run_dir, data_dir=data_dir, progress=progress, device=device)
