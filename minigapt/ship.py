@@ -48,6 +48,10 @@ SHIPPED = (
     *(ShippedModel(f"{system}-seed{seed}", f"{system}-seed{seed}", stage, f"{system}, seed {seed} (see {system}.md)")
       for system, stage in (("realchords", "04_naive_rl"), ("gapt-no-adv", "04_naive_rl"), ("gapt", "05_gapt"))
       for seed in (1, 2)),
+    # the melody agent of Table 2 (its offline anchor is left out: it only serves RL training)
+    ShippedModel("melody-mle", "melody-mle", "06_evaluation", "melody jamming agent, supervised (MLE): melody-first stream"),
+    ShippedModel("melody-gapt", "melody-gapt-seed0", "06_evaluation",
+                 "melody jamming agent post-trained with GAPT: mirrored rewards + adversarial reward"),
 )
 def half_precision(state_dict: dict) -> dict:
     """Floating-point tensors to float16 (integer buffers untouched)."""
@@ -91,8 +95,10 @@ def model_card(entry: ShippedModel, payload: dict, size_bytes: int, extra: str =
                      f"transposition +-{data.get('transpose')}, split {data.get('split_fractions')} "
                      f"by song (seed {data.get('split_seed')}) |")
     elif "system" in cfg:
-        lines.append(f"| data | melodies of the same training split (Nottingham + POP909), "
-                     f"{cfg.get('crop_frames')}-frame crops; starts from online-mle, KL anchor offline-anchor |")
+        base = meta.get("base", "online-mle")
+        anchor = "melody-anchor" if base.startswith("melody") else "offline-anchor"
+        lines.append(f"| data | crops of the training split its base model was trained on, "
+                     f"{cfg.get('crop_frames')}-frame crops; starts from {base}, KL anchor {anchor} |")
     lines += ["", "## Metrics (measured by the run that trained it)", ""]
     scalars = _scalars({k: v for k, v in meta.items() if k not in ("seconds", "steps_done", "updates_done")})
     for k, v in scalars.items():

@@ -92,8 +92,9 @@ class MelodyModels:
 
     policy: MelodyPolicy
     """The online melody policy (melody-mle)."""
-    anchor: MelodyAnchor
-    """The offline melody model, its KL anchor (melody-anchor)."""
+    anchor: MelodyAnchor | None
+    """The offline melody model, its KL anchor (melody-anchor); None when it was neither trained
+    nor shipped and not to be trained (enough to play, not to post-train)."""
     frames: dict
     """load_frames output of the agent's data (split -> source -> songs)."""
     config: TrainConfig
@@ -104,16 +105,19 @@ def train_or_load_melody(scale: str, *, data_dir=None, frames=None, use_pretrain
                          retrain: bool = False, progress: bool = True,
                          train_missing: bool = True) -> MelodyModels | None:
     """The agent's online policy and offline anchor at `scale` (train_or_load: your run, then a
-    shipped checkpoint, else train now; None if one is missing and not train_missing)."""
+    shipped checkpoint, else train now; None if the policy is missing and not train_missing, the
+    anchor None if only it is)."""
     cfg = melody_train_config(scale)
     frames = frames if frames is not None else load_frames(cfg.data, data_dir, progress=progress)
     common = dict(data=frames, runs=runs_dir() / scale, use_pretrained=use_pretrained, retrain=retrain,
                   progress=progress, train_missing=train_missing)
     policy = train_or_load(MLE_NAME, cfg, kind="melody", **common)
-    anchor = train_or_load(ANCHOR_NAME, cfg, kind="melody_offline", **common) if policy is not None else None
-    if policy is None or anchor is None:
+    if policy is None:
         return None
-    return MelodyModels(policy.eval(), anchor.eval(), frames, cfg)
+    # the anchor only serves RL training: not shipped (the 30 MB budget), and when it is neither
+    # yours nor shipped and not train_missing, the agent can still play but not be post-trained
+    anchor = train_or_load(ANCHOR_NAME, cfg, kind="melody_offline", **common)
+    return MelodyModels(policy.eval(), None if anchor is None else anchor.eval(), frames, cfg)
 
 
 def play_melody(agent, chords, *, temperature: float = 1.0, seed: int | None = None,
