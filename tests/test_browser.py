@@ -143,7 +143,7 @@ def test_play_the_jam_widget_in_headless_chromium(lab):
         menu[0].click()
         _wait(driver, "Run All Cells", 10, lambda d: [e for e in d.find_elements(
             By.CSS_SELECTOR, "li.lm-Menu-item") if e.text.strip().startswith("Run All Cells")])[0].click()
-        jam = _wait(driver, "the jam widget", 180, lambda d: d.find_elements(By.CSS_SELECTOR, ".mg-jam"))[0]
+        jam = _wait(driver, "the jam widget", 360, lambda d: d.find_elements(By.CSS_SELECTOR, ".mg-jam"))[0]
         cells_before = len(driver.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell"))
         driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", jam)
         jam.find_element(By.CSS_SELECTOR, ".mg-start").click()
