@@ -348,8 +348,14 @@ def read_metrics_csv(path) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise MinigaptError(f"no metrics file at {path}")
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
+    return parse_metrics_csv(path.read_text())
+
+
+def parse_metrics_csv(text: str) -> dict[str, np.ndarray]:
+    """read_metrics_csv on the CSV's text."""
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(text)))
     columns = rows[0].keys() if rows else []
 
     def number(s):
@@ -358,6 +364,19 @@ def read_metrics_csv(path) -> dict[str, np.ndarray]:
         except (TypeError, ValueError):
             return np.nan
     return {c: np.array([number(r.get(c)) for r in rows], dtype=float) for c in columns}
+
+
+def training_log(checkpoint) -> dict[str, np.ndarray] | None:
+    """The training log of a checkpoint: metrics.csv beside a run's model.pt, else the copy a
+    shipped checkpoint carries (meta "metrics_csv"), else None."""
+    from .models.checkpoint import CHECKPOINT_NAME, load_checkpoint
+
+    checkpoint = Path(checkpoint)
+    beside = checkpoint.parent / "metrics.csv"
+    if checkpoint.name == CHECKPOINT_NAME and beside.is_file():
+        return read_metrics_csv(beside)
+    text = load_checkpoint(checkpoint).meta.get("metrics_csv") if checkpoint.is_file() else None
+    return parse_metrics_csv(text) if text else None
 
 
 def _ema(a: np.ndarray, weight: float) -> np.ndarray:

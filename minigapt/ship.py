@@ -69,7 +69,8 @@ def _write_half(src: Path, dest: Path, extra_meta: dict) -> dict:
 
 
 def _scalars(d: dict) -> dict:
-    return {k: v for k, v in d.items() if isinstance(v, (int, float, str, bool)) and k != "complete"}
+    return {k: v for k, v in d.items() if isinstance(v, (int, float, str, bool))
+            and k not in ("complete", "metrics_csv")}
 
 
 def model_card(entry: ShippedModel, payload: dict, size_bytes: int, extra: str = "") -> str:
@@ -142,9 +143,11 @@ def ship(scale: str = "course", dest: str | Path | None = None, names=None, runs
             raise MinigaptError(f"{src} is unfinished: let it train to the end before shipping it")
         stamp = {"shipped_from": f"runs/{scale}/{e.run}", "stored_as": "float16"}
         is_rl = "algorithm" in (ckpt.train_config or {})
-        history = read_log(runs / e.run / "metrics.csv") if is_rl else None
-        # an RL run's per-update log travels inside the file: notebooks 04-05 plot training from it
-        payload = _write_half(src, dest / f"{e.name}.pt", {**stamp, **({"metrics_history": history} if history else {})})
+        # the training log travels inside the file: the notebooks plot training from it
+        log, carried = runs / e.run / "metrics.csv", {}
+        if log.is_file():
+            carried = {"metrics_history": read_log(log)} if is_rl else {"metrics_csv": log.read_text()}
+        payload = _write_half(src, dest / f"{e.name}.pt", {**stamp, **carried})
         extra = ""
         d_src, d_dest = discriminator_path(src), discriminator_path(dest / f"{e.name}.pt")
         if d_src.is_file():  # GAPT: its discriminator too (notebook 05 shows what it sees)

@@ -31,6 +31,7 @@ def course_runs(tmp_path):
                 {"steps_done": 7, "complete": True, "seconds": 2.0, "valid_harmony": 0.4321})
         save_checkpoint(runs / entry.run / "model.pt", policy, train_config=cfg, meta=meta)
     (runs / "gapt-seed0" / "metrics.csv").write_text("update,reward,d_acc\n1,0.5,0.75\n2,0.25,\n")
+    (runs / "online-mle" / "metrics.csv").write_text("step,loss\n1,3.5\n2,2.5\n")
     d = ChordDiscriminator(DiscriminatorConfig(dim=32, n_layers=1, n_heads=2))
     save_checkpoint(discriminator_path(runs / "gapt-seed0"), d, meta={"events": {"warmup": 2, "gated": 1}})
     return runs, policy, d
@@ -63,6 +64,12 @@ def test_ship_writes_half_precision_checkpoints_cards_and_the_discriminator(cour
     assert load_run(dest / "gapt.pt").metrics == [{"update": 1.0, "reward": 0.5, "d_acc": 0.75},
                                                   {"update": 2.0, "reward": 0.25, "d_acc": None}]
     assert "metrics_history" not in load_checkpoint(dest / "online-mle.pt").meta
+    from minigapt.plots import training_log
+    log = training_log(dest / "online-mle.pt")  # a supervised run's log: notebook 02 draws its curves from it
+    assert log["step"].tolist() == [1.0, 2.0] and log["loss"].tolist() == [3.5, 2.5]
+    assert training_log(runs / "online-mle" / "model.pt")["loss"].tolist() == [3.5, 2.5]
+    assert training_log(dest / "realchords.pt") is None  # no log was there to carry
+    assert "metrics_csv" not in (dest / "online-mle.md").read_text()
     assert sum(sizes.values()) < sum(p.stat().st_size for p in runs.rglob("*.pt"))
 
 
