@@ -160,3 +160,16 @@ def ship(scale: str = "course", dest: str | Path | None = None, names=None, runs
         sizes[f"{e.name}.pt"] = size
         atomic_write(dest / f"{e.name}.md", model_card(e, payload, size, extra).encode())
     return sizes
+
+
+def shipped_log_text(name: str, scale: str) -> str | None:
+    """The metrics.csv text a shipped supervised checkpoint carries (rewards, online-mle, ...), if
+    it exists and was trained at `scale`; None otherwise."""
+    from .models.checkpoint import shipped_dir
+
+    path = shipped_dir() / f"{name}.pt"
+    if not path.is_file():
+        return None
+    ckpt = load_checkpoint(path)
+    scale_of = (ckpt.train_config or {}).get("scale") or (ckpt.model_config or {}).get("scale")
+    return ckpt.meta.get("metrics_csv") if scale_of == scale else None
