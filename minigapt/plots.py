@@ -367,15 +367,11 @@ def parse_metrics_csv(text: str) -> dict[str, np.ndarray]:
 
 
 def training_log(checkpoint) -> dict[str, np.ndarray] | None:
-    """The training log of a checkpoint: metrics.csv beside a run's model.pt, else the copy a
-    shipped checkpoint carries (meta "metrics_csv"), else None."""
-    from .models.checkpoint import CHECKPOINT_NAME, load_checkpoint
+    """The training log of a checkpoint (ship.training_log_text: your run's metrics.csv, else the
+    copy a shipped checkpoint carries) as columns, or None."""
+    from .ship import training_log_text
 
-    checkpoint = Path(checkpoint)
-    beside = checkpoint.parent / "metrics.csv"
-    if checkpoint.name == CHECKPOINT_NAME and beside.is_file():
-        return read_metrics_csv(beside)
-    text = load_checkpoint(checkpoint).meta.get("metrics_csv") if checkpoint.is_file() else None
+    text = training_log_text(checkpoint)
     return parse_metrics_csv(text) if text else None
 
 

@@ -53,6 +53,11 @@ SHIPPED = (
     ShippedModel("melody-gapt", "melody-gapt-seed0", "06_evaluation",
                  "melody jamming agent post-trained with GAPT: mirrored rewards + adversarial reward"),
 )
+CARRIED_LOG = "metrics_csv"
+"""Meta key of the metrics.csv text a shipped supervised checkpoint carries (RL runs carry
+theirs parsed, as "metrics_history", beside their "eval_history", for rl.train.load_run)."""
+
+
 def half_precision(state_dict: dict) -> dict:
     """Floating-point tensors to float16 (integer buffers untouched)."""
     return {k: v.half() if torch.is_floating_point(v) else v for k, v in state_dict.items()}
@@ -70,7 +75,7 @@ def _write_half(src: Path, dest: Path, extra_meta: dict) -> dict:
 
 def _scalars(d: dict) -> dict:
     return {k: v for k, v in d.items() if isinstance(v, (int, float, str, bool))
-            and k not in ("complete", "metrics_csv")}
+            and k not in ("complete", CARRIED_LOG)}
 
 
 def model_card(entry: ShippedModel, payload: dict, size_bytes: int, extra: str = "") -> str:
@@ -146,7 +151,7 @@ def ship(scale: str = "course", dest: str | Path | None = None, names=None, runs
         # the training log travels inside the file: the notebooks plot training from it
         log, carried = runs / e.run / "metrics.csv", {}
         if log.is_file():
-            carried = {"metrics_history": read_log(log)} if is_rl else {"metrics_csv": log.read_text()}
+            carried = {"metrics_history": read_log(log)} if is_rl else {CARRIED_LOG: log.read_text()}
         payload = _write_half(src, dest / f"{e.name}.pt", {**stamp, **carried})
         extra = ""
         d_src, d_dest = discriminator_path(src), discriminator_path(dest / f"{e.name}.pt")
@@ -162,14 +167,22 @@ def ship(scale: str = "course", dest: str | Path | None = None, names=None, runs
     return sizes
 
 
-def shipped_log_text(name: str, scale: str) -> str | None:
-    """The metrics.csv text a shipped supervised checkpoint carries (rewards, online-mle, ...), if
-    it exists and was trained at `scale`; None otherwise."""
-    from .models.checkpoint import shipped_dir
+def training_log_text(checkpoint) -> str | None:
+    """The metrics.csv text of a checkpoint: the file beside a run's model.pt, else the copy a
+    shipped supervised checkpoint carries (see ship()), else None."""
+    checkpoint = Path(checkpoint)
+    beside = checkpoint.parent / "metrics.csv"
+    if checkpoint.name == CHECKPOINT_NAME and beside.is_file():
+        return beside.read_text()
+    return load_checkpoint(checkpoint).meta.get(CARRIED_LOG) if checkpoint.is_file() else None
 
+
+def shipped_log_text(name: str, scale: str) -> str | None:
+    """The training log a shipped checkpoint carries (rewards, online-mle, ...), if it exists and
+    was trained at `scale`; None otherwise."""
     path = shipped_dir() / f"{name}.pt"
     if not path.is_file():
         return None
     ckpt = load_checkpoint(path)
     scale_of = (ckpt.train_config or {}).get("scale") or (ckpt.model_config or {}).get("scale")
-    return ckpt.meta.get("metrics_csv") if scale_of == scale else None
+    return training_log_text(path) if scale_of == scale else None

@@ -108,13 +108,11 @@ def test_a_shipped_course_model_never_stands_in_for_a_smoke_one(tmp_path, monkey
 
 
 def test_shipped_log_text_only_at_its_own_scale(course_runs, tmp_path, monkeypatch):
-    import minigapt.models.checkpoint as checkpoint
-
     runs, _, _ = course_runs
     (runs / "rewards" / "metrics.csv").write_text("model,step,seconds\ncontrastive/0,1,2.5\n")
     dest = tmp_path / "assets"
     ship.ship("course", dest, runs=runs, names=["rewards"])
-    monkeypatch.setattr(checkpoint, "shipped_dir", lambda: dest)
+    monkeypatch.setattr(ship, "shipped_dir", lambda: dest)
     assert ship.shipped_log_text("rewards", "course") == "model,step,seconds\ncontrastive/0,1,2.5\n"
     assert ship.shipped_log_text("rewards", "smoke") is None
     assert ship.shipped_log_text("no-such-model", "course") is None

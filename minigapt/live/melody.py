@@ -76,15 +76,21 @@ class MelodyInput:
             return None
         return p if self.pitch_range[0] <= p <= self.pitch_range[1] else None
 
+    def _event(self, pitch, time_s) -> tuple[int, int] | None:
+        """(pitch, frame) of a key event, or None when either is unusable."""
+        p, q = self._pitch(pitch), self._frame(time_s)
+        return None if p is None or q is None else (p, q)
+
     def _ignore(self, reason: str) -> bool:
         self.ignored[reason] = self.ignored.get(reason, 0) + 1
         return False
 
     def note_on(self, pitch, time_s) -> bool:
         """A key went down; False if the event was ignored (`ignored` counts why)."""
-        p, q = self._pitch(pitch), self._frame(time_s)
-        if p is None or q is None:
+        event = self._event(pitch, time_s)
+        if event is None:
             return self._ignore("bad_event")
+        p, q = event
         held = self._down.get(p)
         if held is not None:
             if q == held.start:
@@ -119,9 +125,10 @@ class MelodyInput:
 
     def note_off(self, pitch, time_s) -> bool:
         """A key came up; False if ignored."""
-        p, q = self._pitch(pitch), self._frame(time_s)
-        if p is None or q is None:
+        event = self._event(pitch, time_s)
+        if event is None:
             return self._ignore("bad_event")
+        p, q = event
         held = self._down.get(p)
         if held is None or q < held.start:  # not down: a duplicate, or one whose note-on is late
             self._early_offs.setdefault(p, []).append(q)
