@@ -27,7 +27,7 @@ ifeq ($(origin MINIGAPT_DATA),undefined)
   endif
 endif
 
-.PHONY: setup python-env audio test test-browser browser-deps course lab bench clean distclean
+.PHONY: heldout setup python-env audio test test-browser browser-deps course lab bench clean distclean
 
 setup: python-env audio
 
@@ -92,6 +92,17 @@ test-browser: setup browser-deps
 
 course: setup
 	$(PY) -m minigapt.course --scale $(SCALE) $(COURSE_ARGS)
+
+# the shipped chord policies on 497 melody-only folk tunes no model trained on (minigapt/data/heldout.py)
+HELDOUT_MODELS ?= online-mle realchords gapt-no-adv gapt
+heldout: setup
+	@$(PY) -c "from minigapt.data.heldout import copy_heldout; copy_heldout('build/heldout/melodies')"
+	@for m in $(HELDOUT_MODELS); do echo "evaluate $$m"; \
+	  $(PY) -m minigapt evaluate --model assets/checkpoints/$$m.pt --melodies build/heldout/melodies \
+	    --max-frames 256 --json > build/heldout/$$m.json || exit 1; done
+	@$(PY) -c "import json, sys; from minigapt.data.heldout import table; \
+	  print(table({m: json.load(open(f'build/heldout/{m}.json')) for m in sys.argv[1:]}))" $(HELDOUT_MODELS) \
+	  | tee build/heldout/table.md
 
 lab: setup
 	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks

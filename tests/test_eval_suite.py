@@ -229,5 +229,5 @@ def test_train_named_is_train_system_with_the_registry_recipe(monkeypatch):
     (args, kw), = calls
     assert args == ("gapt", "smoke", 1) and kw["name"] == "gapt-dxy" and kw["world"] == "w"
     overrides = {k: v for k, v in kw.items() if k not in ("name", "world", "use_pretrained", "retrain", "progress",
-                                                      "train_missing")}
+                                                      "train_missing", "device")}
     assert RLConfig.preset("smoke", "gapt", seed=1, **overrides) == config_for("gapt-dxy", "smoke", seed=1)

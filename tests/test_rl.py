@@ -289,3 +289,39 @@ def test_train_missing_false_returns_none_instead_of_training(tmp_path):
     cfg = RLConfig.preset("smoke", "gapt", seed=7)
     assert train_or_load_rl(cfg, None, None, None, None, runs=tmp_path, train_missing=False) is None
     assert not any(tmp_path.iterdir())
+
+
+# --- where training runs -------------------------------------------------------------------------
+def test_resolve_device_reads_the_argument_then_the_environment_then_defaults_to_the_cpu(monkeypatch):
+    from minigapt.config import resolve_device
+
+    monkeypatch.delenv("MINIGAPT_DEVICE", raising=False)
+    assert resolve_device() == torch.device("cpu")
+    monkeypatch.setenv("MINIGAPT_DEVICE", "auto")
+    assert resolve_device() == torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("cpu") == torch.device("cpu")  # the argument wins over the environment
+    with pytest.raises(MinigaptError, match="unknown device"):
+        resolve_device("tpu-please")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message a machine without a GPU gives")
+def test_asking_for_a_gpu_that_is_not_there_is_one_line_before_anything_is_written(tmp_path, monkeypatch):
+    policy, anchor, data = _tiny_world()
+    monkeypatch.setenv("MINIGAPT_DEVICE", "cuda")
+    with pytest.raises(MinigaptError, match="sees no GPU"):
+        train_rl(_smoke_cfg(), policy, anchor, FakeEnsemble(), data, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run" / "model.pt").exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU (the device machine, when lent)")
+def test_rl_trains_on_a_gpu_and_hands_back_cpu_models(tmp_path):
+    from minigapt.rl.gapt import adversary_for
+
+    policy, anchor, data = _tiny_world()
+    cfg = _smoke_cfg(system="gapt", updates=4)
+    melodies = np.stack([s.melody[:16] for s in data["train"]["default"][:4]])
+    run = train_rl(cfg, policy, anchor, FakeEnsemble(), data, tmp_path, eval_melodies=melodies,
+                   adversary=adversary_for(cfg), progress=False, device="cuda")
+    assert len(run.metrics) == 4 and all(math.isfinite(m["reward"]) for m in run.metrics)
+    assert {p.device.type for p in run.policy.parameters()} == {"cpu"}
+    assert {p.device.type for p in anchor.parameters()} == {"cpu"}  # visited the GPU, came back

@@ -284,3 +284,39 @@ def test_files_reads_real_musicxml_and_pop909_midi(data_root):
         [song] = files.parse_unit(str(mid))
         assert song.meta["track"] == "MELODY" and len(song.melody) > 100 and song.chords == []
         assert_contract(song)
+
+
+ANNOTATED = """X:1
+T:Slow air, annotated as in O'Neill's 1850
+M:4/4
+L:1/8
+K:D
+"Slow"D2 F2 "p"A2 F2|">"d4 "f"A4|"Segno"G2 E2 D4|
+"""
+
+
+def test_text_in_quotes_that_cannot_be_a_chord_is_an_annotation_in_a_melody_file(tmp_path):
+    path = tmp_path / "annotated.abc"
+    path.write_text(ANNOTATED)
+    songs = songs_of(files.parse_unit(str(path)))  # chords optional: the melody is what counts
+    assert len(songs) == 1 and not songs[0].chords
+    assert [n.pitch for n in songs[0].melody][:4] == [62, 66, 69, 66]
+    # a symbol that starts like a chord but is none is still a counted skip, not a guess
+    path.write_text(ANNOTATED.replace('"f"A4', '"Cxyz"A4'))
+    assert reasons_of(files.parse_unit(str(path))) == ["unknown_chord_symbol"]
+    # the chord datasets keep the strict reading (their caches and checkpoints depend on it)
+    path.write_text(ANNOTATED)
+    assert reasons_of(nottingham.parse_abc_unit(str(path), source="nottingham", require_chords=True)) \
+        == ["unknown_chord_symbol"]
+
+
+def test_the_heldout_set_is_497_melody_only_tunes_from_music21s_corpus_and_reads_without_skips(tmp_path):
+    from minigapt.data import heldout
+
+    folder = heldout.copy_heldout(tmp_path / "melodies")
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f.replace("/", "-") for f in heldout.FILES)
+    assert len(files.find_units(folder)) == 497
+    # the O'Neill's file with dynamics, tempo words and a segno in quotes: every tune reads
+    results = files.parse_unit(str(folder / "oneills1850-0051-0100.abc"))
+    assert len(results) == 50 and reasons_of(results) == []
+    assert all(not s.chords and s.melody for s in songs_of(results))

@@ -50,7 +50,7 @@ def tower_embeddings(ensemble, tower: str, a) -> np.ndarray | None:
     if getattr(ensemble, tower, None) is None:
         return None
     try:
-        return getattr(ensemble, tower)(a).numpy()
+        return getattr(ensemble, tower)(a).cpu().numpy()
     except MinigaptError:  # an ensemble without a contrastive model: no Vendi
         return None
 
@@ -78,7 +78,7 @@ def evaluate_melody_agent(agent, chords, ensemble=None, samples: int = 1, temper
     duet_measures, with "rules" (the melody's penalty, as in the chord policy's eval.csv)."""
     y = torch.as_tensor(np.repeat(np.asarray(chords), samples, axis=0))
     x = play_melody(agent, y, temperature=temperature, seed=seed, mask_invalid=mask_invalid)
-    out = duet_measures(x.numpy(), y.numpy(), ensemble)
+    out = duet_measures(x.cpu().numpy(), y.numpy(), ensemble)
     out["rules"] = out["melody_rules"]
     return out
 

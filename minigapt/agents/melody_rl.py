@@ -50,7 +50,7 @@ def sample_chords(sampler, n: int, group_size: int = 1):
 
 def melody_batch_stats(ep, ensemble) -> dict[str, float]:
     """Per-update diagnostics: harmony, the melody's Vendi and counts."""
-    x, y = ep.chords.numpy(), ep.melody.numpy()  # the agent's melody, the data's chords
+    x, y = ep.chords.cpu().numpy(), ep.melody.cpu().numpy()  # the agent's melody, the data's chords
     out = {"harmony": note_in_chord_ratio(x, y), **melody_summary(x)}
     z = tower_embeddings(ensemble, "embed_melodies", x)
     if z is not None:

@@ -25,7 +25,8 @@ from .music21_song import check_melody, parse_or_skip, to_frames, top_line
 from .nottingham import parse_abc_unit, split_unit, tune_units, tunes_of
 from .openewld import musicxml_to_song
 
-PARSER_VERSION = "3"  # 3: a full first bar that starts with a rest under no chord is a pickup
+PARSER_VERSION = "4"  # 3: a full first bar that starts with a rest under no chord is a pickup;
+# 4: quoted ABC text that cannot start a chord ("p", "Slow") is an annotation, not a skip
 DEFAULT_SUBDIR = None  # a path given by the user, never a folder under the data root
 
 ABC_SUFFIXES = {".abc"}

@@ -83,10 +83,26 @@ def abc_field(tune: str, letter: str) -> str | None:
     return m.group(1) if m else None
 
 
-def read_abc_tune(tune: str):
+ANNOTATION_PREFIXES = (">", "<", "^", "_", "@")  # ABC 2.1, 4.19: placed text, never a chord
+
+
+def is_annotation(text: str, text_is_annotation: bool = False) -> bool:
+    """Whether quoted ABC text is an annotation rather than a chord symbol: a ^_<>@ prefix, or
+    (text_is_annotation) text that cannot be one chord: not starting like a chord (A-G, or
+    N.C.) or several words, e.g. the dynamics and tempo words of O'Neill's 1850 ("p", "f",
+    "Slow", "Segno", "A litle faster")."""
+    if text.startswith(ANNOTATION_PREFIXES):
+        return True
+    chord_like = text[:1] in "ABCDEFG" or text.upper().startswith(("N.C", "NC"))
+    return text_is_annotation and (not chord_like or len(text.split()) > 1)
+
+
+def read_abc_tune(tune: str, text_is_annotation: bool = False):
     """One ABC tune -> music21 Part of its first voice, whose chord symbols are NoChord
     placeholders, each with the symbol's raw text in `.raw_symbol` (the first non-blank
     symbol on the note; an ABC note may carry several, e.g. an alternative chord line).
+    text_is_annotation: quoted text that cannot start a chord is an annotation (readers for
+    which chords are optional; the chord datasets keep the strict reading, their caches too).
     Raises SkipSong("parse_error")."""
     from music21 import abcFormat, harmony
     from music21.abcFormat import translate
@@ -103,8 +119,8 @@ def read_abc_tune(tune: str):
                 if not symbols:
                     continue
                 texts = [s.strip().strip('"').strip() for s in symbols]
-                texts = [t for t in texts if t and not t.startswith((">", "<", "^", "_", "@"))]
-                if texts:  # ^_<>@ prefixes are ABC text annotations, not chords
+                texts = [t for t in texts if t and not is_annotation(t, text_is_annotation)]
+                if texts:
                     raw.append(texts[0])
                     token.chordSymbols = ['"NC"']
                 else:

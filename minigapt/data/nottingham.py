@@ -93,7 +93,7 @@ def find_units(root: Path | None) -> list[str]:
 
 def abc_tune_to_song(tune: str, *, source: str, require_chords: bool, meta: dict) -> Song:
     """One ABC tune's text -> Song (raises SkipSong)."""
-    score = read_abc_tune(tune)
+    score = read_abc_tune(tune, text_is_annotation=not require_chords)
     title = abc_field(tune, "T") or f"{meta.get('file', 'tune')} #{meta.get('tune', '')}".strip()
     x = abc_field(tune, "X")
     meta = {**meta, **({"x": x} if x else {})}

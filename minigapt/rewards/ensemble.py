@@ -162,7 +162,7 @@ class RewardEnsemble(nn.Module):
 
     def raw_scores(self, x, y, use=None, chunk: int = 256) -> dict[str, torch.Tensor]:
         """{name: float [B]} unnormalised scores, computed in eval mode in chunks of `chunk`."""
-        x, y = as_tokens(x, "cpu"), as_tokens(y, "cpu")
+        x, y = as_tokens(x, self.mean.device), as_tokens(y, self.mean.device)  # where the models are
         out = {}
         with eval_mode(self):
             for name in self.select(use):
@@ -201,7 +201,7 @@ class RewardEnsemble(nn.Module):
         name = next((n for n in self.names if n.split("/")[0] == "contrastive"), None)
         if name is None:
             raise MinigaptError(f"this reward ensemble has no contrastive model to {tower.replace('_', ' ')} with")
-        model, a = self.component(name), as_tokens(a, "cpu")
+        model, a = self.component(name), as_tokens(a, self.mean.device)
         with eval_mode(self):
             return torch.cat([getattr(model, tower)(a[i:i + chunk]).cpu() for i in range(0, len(a), chunk)])
 

@@ -119,14 +119,18 @@ def train_reward_model(model, sampler, cfg: RewardConfig, seed: int = 0, x_valid
 
 def train_reward_ensemble(cfg: RewardConfig, sampler_for_seed: Callable[[int], object], valid_streams,
                           out_dir: str | Path | None = None, progress: bool = True,
-                          device: str | torch.device = "cpu") -> RewardEnsemble:
+                          device: str | torch.device | None = None) -> RewardEnsemble:
     """Train every (type, seed) component, normalise on validation pairs; with out_dir, write
     out_dir/{model.pt, config.json, metrics.csv} (metrics appended as training goes).
 
     sampler_for_seed(seed) -> an object with .sample(batch_size) (e.g. a CropSampler seeded
     with `seed`, so the two seeds of a type also see different batches).
     Ctrl-C: the model being trained keeps what it learnt, untrained ones are left out.
-    device: where the models train ("cuda" for the paper scale); batches are moved there."""
+    device: where the models train (None: MINIGAPT_DEVICE, else the CPU; "cuda" for the paper
+    scale); batches are moved there. The ensemble comes back on the CPU."""
+    from ..config import resolve_device
+
+    device = resolve_device(device)
     x_valid, y_valid = streams_to_frames(valid_streams)
     x_valid, y_valid = x_valid[:cfg.valid_pairs], y_valid[:cfg.valid_pairs]
     out = Path(out_dir) if out_dir is not None else None
@@ -151,7 +155,7 @@ def train_reward_ensemble(cfg: RewardConfig, sampler_for_seed: Callable[[int], o
         print(f"\ninterrupted: keeping {len(models)} reward model(s): {', '.join(models)}")
     if not models:
         raise KeyboardInterrupt
-    ensemble = RewardEnsemble(cfg, models)
+    ensemble = RewardEnsemble(cfg, models).to(device)
     stats = ensemble.set_normalisation(x_valid, y_valid)
     meta = {"summary": summary, "normalisation": {n: list(ms) for n, ms in stats.items()},
             "complete": len(models) == len(component_names(cfg)),
@@ -159,11 +163,11 @@ def train_reward_ensemble(cfg: RewardConfig, sampler_for_seed: Callable[[int], o
     if out is not None:
         save_ensemble(ensemble, out / CHECKPOINT_NAME, meta)
         print(f"saved {out / CHECKPOINT_NAME} ({meta['seconds']} s)")
-    return ensemble.eval()
+    return ensemble.cpu().eval()
 
 
 def train_rewards(cfg: RewardConfig, data=None, out_dir: str | Path | None = "runs/rewards", *,
-                  data_dir=None, progress: bool = True, device: str | torch.device = "cpu") -> RewardEnsemble:
+                  data_dir=None, progress: bool = True, device: str | torch.device | None = None) -> RewardEnsemble:
     """The whole step: `data` = data.dataset.load_frames(cfg.data) output (loaded if None);
     crops from the train split, validation pairs from the valid split (one per song)."""
     from ..data.dataset import eval_batch, load_frames, train_sampler
@@ -181,21 +185,21 @@ def train_rewards(cfg: RewardConfig, data=None, out_dir: str | Path | None = "ru
 def train_or_load_rewards(name: str = "rewards", cfg: RewardConfig | None = None, *, data=None,
                           data_dir=None, runs: str | Path | None = None, use_pretrained: bool = True,
                           retrain: bool = False, progress: bool = True,
-                          device: str | torch.device = "cpu") -> RewardEnsemble:
+                          device: str | torch.device | None = None) -> RewardEnsemble:
     """The reward ensemble called `name`: the student's own run (runs/<name>/) if trained with
     this very config, else the shipped checkpoint (assets/checkpoints/<name>.pt) if
-    use_pretrained, else train it now into runs/<name>/."""
+    use_pretrained, else train it now into runs/<name>/ (on `device`; it comes back on the CPU)."""
     cfg = cfg or RewardConfig.preset("course")
     run_dir = (Path(runs) if runs is not None else runs_dir()) / name
     own, shipped = run_dir / CHECKPOINT_NAME, shipped_dir() / f"{name}.pt"
     if own.is_file() and not retrain:
-        ensemble = load_ensemble(own, device)
+        ensemble = load_ensemble(own)
         if _normalised(ensemble.cfg) == _normalised(cfg):
             print(f"loaded your run {own}")
             return ensemble
         print(f"{own} was trained with another config: training anew")
     if shipped.is_file() and use_pretrained and not retrain:
-        ensemble = load_ensemble(shipped, device)
+        ensemble = load_ensemble(shipped)
         if ensemble.cfg.scale == cfg.scale:  # a course ensemble never stands in for a smoke one
             print(f"loaded the shipped reward models {shipped} ({cfg.scale} scale)")
             return ensemble
@@ -204,7 +208,7 @@ def train_or_load_rewards(name: str = "rewards", cfg: RewardConfig | None = None
 
 def rewards_for_scale(scale: str, *, types=None, data=None, data_dir=None, use_pretrained: bool = True,
                       retrain: bool = False, progress: bool = True,
-                      device: str | torch.device = "cpu") -> RewardEnsemble:
+                      device: str | torch.device | None = None) -> RewardEnsemble:
     """The reward ensemble every notebook uses at `scale`: RewardConfig.preset(scale) (only
     `types`, if given), run folder runs/<scale>/rewards/ (notebook 03 trains it; later notebooks
     load it from there, else from the shipped checkpoint, else train it)."""

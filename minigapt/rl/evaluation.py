@@ -31,7 +31,7 @@ def sample_accompaniments(policy, melodies, samples: int = 1, temperature: float
     """Each melody accompanied `samples` times (seeded) -> (melody, chords) [N * samples, T]."""
     x = torch.as_tensor(np.repeat(np.asarray(melodies), samples, axis=0))
     r = rollout_online(policy, x, temperature=temperature, seed=seed, mask_invalid=mask_invalid)
-    return x.numpy(), r.chords.numpy()
+    return x.numpy(), r.chords.cpu().numpy()
 
 
 def evaluate_chords(x, y, ensemble=None) -> dict[str, float]:

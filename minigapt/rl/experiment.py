@@ -78,10 +78,12 @@ def load_world(scale: str, *, data_dir=None, use_pretrained: bool = True, openew
 
 def train_system(system: str, scale: str, seed: int = 0, *, world: World | None = None,
                  name: str | None = None, use_pretrained: bool = True, retrain: bool = False,
-                 progress: bool = True, train_missing: bool = True, **overrides) -> RLRun | None:
+                 progress: bool = True, train_missing: bool = True, device=None,
+                 **overrides) -> RLRun | None:
     """Train (or load) one RL system at one scale and seed into runs/<scale>/<name>-seed<seed>/
     (name: the system's, unless given). Overrides change RLConfig fields: give a variant its
-    own name, or it replaces the preset's run. train_missing=False: None instead of training."""
+    own name, or it replaces the preset's run. train_missing=False: None instead of training.
+    device: where it trains (None: MINIGAPT_DEVICE, else the CPU; see config.resolve_device)."""
     world = world or load_world(scale, use_pretrained=use_pretrained, progress=progress)
     cfg = RLConfig.preset(scale, system, seed=seed, **overrides)
     factory = None
@@ -91,4 +93,4 @@ def train_system(system: str, scale: str, seed: int = 0, *, world: World | None 
     return train_or_load_rl(cfg, world.policy, world.anchor, world.ensemble, world.frames,
                             eval_melodies=world.eval_sets.get("nottingham_test"),
                             adversary_factory=factory, name=name, use_pretrained=use_pretrained,
-                            retrain=retrain, progress=progress, train_missing=train_missing)
+                            retrain=retrain, progress=progress, train_missing=train_missing, device=device)

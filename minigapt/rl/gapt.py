@@ -119,7 +119,7 @@ class ChordDiscriminator(nn.Module):
 def discriminator_loss(d: ChordDiscriminator, x, y_real, y_fake, smoothing: float) -> tuple[torch.Tensor, dict]:
     """BCE with label smoothing on a batch of real and fake chord parts of the same melodies."""
     logits = d(torch.cat([x, x]), torch.cat([y_real, y_fake]))
-    labels = torch.cat([torch.ones(len(x)), torch.zeros(len(x))])
+    labels = torch.cat([torch.ones(len(x)), torch.zeros(len(x))]).to(logits.device)
     loss = F.binary_cross_entropy_with_logits(logits, smoothed_targets(labels, smoothing))
     with torch.no_grad():
         acc = ((logits > 0).float() == labels).float().mean()

@@ -137,22 +137,22 @@ def compose_rewards(ep: Episodes, ensemble, cfg: RLConfig, adversary=None, part:
         for kind in dict.fromkeys(n.split("/")[0] for n in z):
             terms[f"coherence_{kind}"] = torch.stack([v for n, v in z.items() if n.split("/")[0] == kind]).mean(0)
     else:
-        terms["coherence"] = ensemble.score(x, y, use=cfg.reward_types).float()
-    _, parts = rule_penalty(given.numpy(), played.numpy(), part=part)
+        terms["coherence"] = ensemble.score(x, y, use=cfg.reward_types).float().cpu()
+    _, parts = rule_penalty(given.cpu().numpy(), played.cpu().numpy(), part=part)
     terms["rules"] = torch.as_tensor(sum(parts[t] for t in cfg.rule_terms) if cfg.rule_terms
                                      else np.zeros(len(x)), dtype=torch.float32)
     for name, v in parts.items():
         terms[f"rule_{name}"] = torch.as_tensor(v, dtype=torch.float32)
-    terms["adversarial"] = (adversary.reward(given, played).float() if adversary is not None and cfg.adversarial_weight
-                            else torch.zeros(len(x)))
+    terms["adversarial"] = (adversary.reward(given, played).float().cpu()
+                            if adversary is not None and cfg.adversarial_weight else torch.zeros(len(x)))
     total = (cfg.coherence_weight * terms["coherence"] + cfg.rules_weight * terms["rules"]
              + cfg.adversarial_weight * terms["adversarial"])
-    terms["kl_to_anchor"] = ep.kl.sum(1)  # per sequence, for the logs
+    terms["kl_to_anchor"] = ep.kl.sum(1).cpu()  # per sequence, for the logs (terms live on the CPU)
     for name, v in terms.items():
         if not torch.isfinite(v).all():
             raise NonFiniteError(f"non-finite reward term {name!r}")
-    ep.reward_terms, ep.sequence_reward = terms, total
-    scaled = standardise(total) if cfg.whiten_rewards else total
+    ep.reward_terms, ep.sequence_reward = terms, total.to(ep.kl.device)
+    scaled = standardise(ep.sequence_reward) if cfg.whiten_rewards else ep.sequence_reward
     ep.token_rewards = token_rewards(scaled, ep.kl, ep.mask, cfg.kl_coef)
 
 
@@ -171,7 +171,7 @@ def token_rewards(sequence_reward: torch.Tensor, kl: torch.Tensor, mask: torch.T
     r = -kl_coef * kl * mask
     last = (mask * torch.arange(mask.shape[1], device=mask.device)).argmax(1)
     has = mask.sum(1) > 0
-    r[torch.arange(len(r))[has], last[has]] += sequence_reward[has]
+    r[torch.arange(len(r), device=r.device)[has], last[has]] += sequence_reward[has]
     return r
 
 
@@ -180,9 +180,9 @@ def batch_stats(ep: Episodes, embed=None) -> dict[str, float]:
     from ..eval.diversity import diversity_summary
     from ..eval.harmony import note_in_chord_ratio
 
-    x, y = ep.melody.numpy(), ep.chords.numpy()
+    x, y = ep.melody.cpu().numpy(), ep.chords.cpu().numpy()
     out = {"harmony": note_in_chord_ratio(x, y)}
-    emb = embed(y).numpy() if embed is not None else None
+    emb = embed(y).cpu().numpy() if embed is not None else None
     out.update(diversity_summary(y, emb))
     return out
 

@@ -124,7 +124,7 @@ def changed_fields(name: str, scale: str, against: str = "gapt") -> dict:
 
 
 def train_named(name: str, scale: str, seed: int = 0, *, world=None, use_pretrained: bool = True,
-                retrain: bool = False, progress: bool = True, train_missing: bool = True):
+                retrain: bool = False, progress: bool = True, train_missing: bool = True, device=None):
     """Train (or load) the named run at `scale` and `seed` -> RLRun (rl.experiment.train_system
     with the registry's recipe, overrides and name); None if it is neither trained nor shipped
     and not train_missing."""
@@ -132,6 +132,6 @@ def train_named(name: str, scale: str, seed: int = 0, *, world=None, use_pretrai
 
     entry = named_run(name)
     return train_system(entry.system, scale, seed, world=world, name=name, use_pretrained=use_pretrained,
-                        retrain=retrain, progress=progress, train_missing=train_missing,
+                        retrain=retrain, progress=progress, train_missing=train_missing, device=device,
                         **resolve_overrides(name, scale))
 

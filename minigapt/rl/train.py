@@ -100,20 +100,26 @@ def _round(d: dict) -> dict:
 
 def train_rl(cfg: RLConfig, policy, anchor, ensemble, data, out_dir, *, eval_melodies=None,
              adversary=None, progress: bool = True, base: str = "online-mle",
-             task: RLTask = CHORD_TASK) -> RLRun:
+             task: RLTask = CHORD_TASK, device=None) -> RLRun:
     """Post-train a copy of `policy` (an online MLE policy) with RL. `data`: load_frames output
     (training melodies come from its train split); `eval_melodies`: melody frames [N, T] for the
     periodic evaluation (rl.evaluation.evaluation_melodies), or None for none (the melody
-    agent's task: chord frames). Writes out_dir/{model.pt, metrics.csv, eval.csv, config.json}."""
+    agent's task: chord frames). Writes out_dir/{model.pt, metrics.csv, eval.csv, config.json}.
+    device: where the networks run (None: MINIGAPT_DEVICE, else the CPU; config.resolve_device);
+    the anchor and the ensemble visit it for the run and the policy comes back on the CPU."""
     from tqdm.auto import tqdm
 
+    from ..config import resolve_device
+
+    device = resolve_device(device)  # a GPU that is not there: one line, nothing written
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
-    generator = torch.Generator().manual_seed(cfg.seed)
-    actor = copy.deepcopy(policy).eval()  # dropout off for RL, in actor, critic and anchor
+    generator = torch.Generator().manual_seed(cfg.seed)  # minibatch order (and, on the CPU, sampling)
+    sampling = generator if device.type == "cpu" else torch.Generator(device).manual_seed(cfg.seed)
+    actor = copy.deepcopy(policy).to(device).eval()  # dropout off for RL, in actor, critic and anchor
     anchor.eval()
-    critic = ValueModel(actor).eval() if cfg.algorithm == "ppo" else None
+    critic = ValueModel(actor).to(device).eval() if cfg.algorithm == "ppo" else None
     actor_opt = torch.optim.Adam(actor.parameters(), lr=cfg.actor_lr, betas=cfg.betas)
     critic_opt = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr, betas=cfg.betas) if critic else None
     data_cfg = dataclasses.replace(task.data(cfg.scale), crop_frames=cfg.crop_frames)
@@ -145,10 +151,11 @@ def train_rl(cfg: RLConfig, policy, anchor, ensemble, data, out_dir, *, eval_mel
         saved_at = meta["updates_done"]
 
     t0 = time.perf_counter()
-    evaluate(0)
     bar = tqdm(total=cfg.updates, desc=f"{cfg.system} seed {cfg.seed}", disable=not progress)
     update = 0
+    homes = _move_to(device, anchor, ensemble, getattr(adversary, "d", None))  # back in `finally`
     try:
+        evaluate(0)
         for update in range(cfg.updates):
             lrs = {}
             for name, opt, lr in (("actor", actor_opt, cfg.actor_lr), ("critic", critic_opt, cfg.critic_lr)):
@@ -158,7 +165,7 @@ def train_rl(cfg: RLConfig, policy, anchor, ensemble, data, out_dir, *, eval_mel
                         g["lr"] = lrs[f"{name}_lr"]
             x, y_real = task.sample(sampler, cfg.rollouts_per_update,
                                     cfg.group_size if cfg.algorithm == "grpo" else 1)
-            ep = collect(actor, x, y_real, cfg, generator)           # 1. collect
+            ep = collect(actor, x.to(device), y_real.to(device), cfg, sampling)  # 1. collect
             score_policy(actor, anchor, ep, cfg)                      # 2. score
             task.rewards(ep, ensemble, cfg, adversary)                # 3. reward
             if cfg.algorithm == "ppo":                                # 4-6. update
@@ -192,9 +199,27 @@ def train_rl(cfg: RLConfig, policy, anchor, ensemble, data, out_dir, *, eval_mel
         save(False)
     finally:
         bar.close()
+        actor.cpu()
+        _move_home(homes)  # the anchor, ensemble and discriminator go back where they came from
     run.seconds = meta["seconds"]
     print(f"saved {run.path} ({meta['updates_done']} updates, {run.seconds} s)")
     return run
+
+
+def _move_to(device, *models) -> list[tuple]:
+    """Move the torch modules among `models` to `device` -> [(module, where it was)], for _move_home."""
+    homes = []
+    for model in models:
+        if isinstance(model, torch.nn.Module):
+            first = next(iter(list(model.parameters()) + list(model.buffers())), None)
+            homes.append((model, first.device if first is not None else torch.device("cpu")))
+            model.to(device)
+    return homes
+
+
+def _move_home(homes: list[tuple]) -> None:
+    for model, home in homes:
+        model.to(home)
 
 
 def run_name(system: str, seed: int) -> str:
@@ -248,12 +273,12 @@ def train_or_load_rl(cfg: RLConfig, policy, anchor, ensemble, data, *, eval_melo
                      adversary_factory=None, name: str | None = None, runs: str | Path | None = None,
                      use_pretrained: bool = True, retrain: bool = False, progress: bool = True,
                      train_missing: bool = True, task: RLTask = CHORD_TASK,
-                     base: str = "online-mle") -> RLRun | None:
+                     base: str = "online-mle", device=None) -> RLRun | None:
     """The run runs/<scale>/<name>-seed<seed>/ (name: the system's) if it finished with this
     very config, else the shipped checkpoint assets/checkpoints/<name>.pt (seed 0) or
     <name>-seed<k>.pt if it was trained with this very config and use_pretrained, else train
     it now (or return None when not train_missing: "evaluate what exists"). `adversary_factory()`
-    builds GAPT's discriminator when the run needs one; `task` and `base` go to train_rl."""
+    builds GAPT's discriminator when the run needs one; `task`, `base` and `device` go to train_rl."""
     name = name or cfg.system
     kind = getattr(policy, "kind", "online")
     folder = (Path(runs) if runs is not None else runs_dir() / cfg.scale) / run_name(name, cfg.seed)
@@ -274,4 +299,4 @@ def train_or_load_rl(cfg: RLConfig, policy, anchor, ensemble, data, *, eval_melo
         return None
     adversary = adversary_factory() if adversary_factory is not None and cfg.adversarial_weight else None
     return train_rl(cfg, policy, anchor, ensemble, data, folder, eval_melodies=eval_melodies,
-                    adversary=adversary, progress=progress, base=base, task=task)
+                    adversary=adversary, progress=progress, base=base, task=task, device=device)

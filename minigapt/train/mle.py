@@ -249,9 +249,13 @@ def _round_robin(by_source: dict[str, list]) -> list:
 
 
 def _train(kind: str, cfg: TrainConfig, data, out_dir, *, data_dir=None, progress: bool = True,
-           device="cpu"):
+           device=None):
+    """Train one model on `device` (None: MINIGAPT_DEVICE, else the CPU) -> the model on the CPU."""
     from tqdm.auto import tqdm
 
+    from ..config import resolve_device
+
+    device = resolve_device(device)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
@@ -323,18 +327,18 @@ def _train(kind: str, cfg: TrainConfig, data, out_dir, *, data_dir=None, progres
     meta.update({"seconds": round(time.perf_counter() - t0, 1), "parameters": n_params, **last})
     save_checkpoint(out_dir / CHECKPOINT_NAME, model, train_config=cfg, meta=meta)
     print(f"saved {out_dir / CHECKPOINT_NAME} ({meta['steps_done']} steps, {meta['seconds']} s)")
-    return model.eval()
+    return model.cpu().eval()
 
 
 def train_online(cfg: TrainConfig, data=None, out_dir="runs/online-mle", *, data_dir=None,
-                 progress: bool = True, device="cpu") -> OnlinePolicy:
+                 progress: bool = True, device=None) -> OnlinePolicy:
     """Train the online policy on all tokens. `data` = load_frames(cfg.data) output (loaded if
     None). Writes out_dir/{model.pt, config.json, metrics.csv}; returns the model (eval mode)."""
     return _train("online", cfg, data, out_dir, data_dir=data_dir, progress=progress, device=device)
 
 
 def train_offline(cfg: TrainConfig, data=None, out_dir="runs/offline-anchor", *, data_dir=None,
-                  progress: bool = True, device="cpu") -> OfflineAnchor:
+                  progress: bool = True, device=None) -> OfflineAnchor:
     """Train the offline anchor on the chords given the whole melody (same files as above)."""
     return _train("offline", cfg, data, out_dir, data_dir=data_dir, progress=progress, device=device)
 
@@ -360,11 +364,12 @@ def _normalised(cfg, kind: str = "online") -> dict:
 
 def train_or_load(name: str, cfg: TrainConfig, *, kind: str = "online", data=None, data_dir=None,
                   runs: str | Path | None = None, use_pretrained: bool = True,
-                  retrain: bool = False, progress: bool = True, device="cpu",
+                  retrain: bool = False, progress: bool = True, device=None,
                   train_missing: bool = True):
     """The model called `name`: the student's own run (runs/<name>/) if it was trained with this
     very config, else the shipped checkpoint (assets/checkpoints/<name>.pt) if use_pretrained,
-    else train it now (into runs/<name>/), or return None when not train_missing."""
+    else train it now (into runs/<name>/, on `device`: see _train), or return None when not
+    train_missing. Models come back on the CPU."""
     if kind not in TRAINERS:
         raise MinigaptError(f"kind must be one of {', '.join(map(repr, TRAINERS))}, not {kind!r}")
     run_dir = Path(runs) if runs is not None else runs_dir()
@@ -376,13 +381,13 @@ def train_or_load(name: str, cfg: TrainConfig, *, kind: str = "online", data=Non
             done = ckpt.meta.get("steps_done", "?")
             note = "" if ckpt.meta.get("complete", True) else f" (interrupted: {done} of {cfg.steps} steps)"
             print(f"loaded your run {own}{note}")
-            return build_model(ckpt, device)
+            return build_model(ckpt)
         print(f"{own} was trained with another config: training anew")
     if shipped.is_file() and use_pretrained and not retrain:
         ckpt = load_checkpoint(shipped, kind=kind)
         if (ckpt.train_config or {}).get("scale") == cfg.scale:  # a course model never stands in for a smoke one
             print(f"loaded the shipped checkpoint {shipped} ({cfg.scale} scale)")
-            return build_model(ckpt, device)
+            return build_model(ckpt)
     if not train_missing and not retrain:
         return None
     if kind in ("online", "offline"):
