@@ -33,6 +33,7 @@ from ..atomic import atomic_write
 from ..data.dataset import DataConfig, train_sampler
 from ..models.checkpoint import load_checkpoint, build_model, runs_dir, save_checkpoint, shipped_dir
 from ..models.decoder import ValueModel
+from ..rewards.ensemble import fingerprint
 from ..train.schedule import warmup_cosine
 from .config import RLConfig
 from .evaluation import evaluate_policy
@@ -128,7 +129,8 @@ def train_rl(cfg: RLConfig, policy, anchor, ensemble, data, out_dir, *, eval_mel
                                                     indent=2, default=str))
 
     run = RLRun(actor, cfg, path=out_dir / CHECKPOINT_NAME)
-    meta = {"system": cfg.system, "seed": cfg.seed, "updates_done": 0, "complete": False, "base": base}
+    meta = {"system": cfg.system, "seed": cfg.seed, "updates_done": 0, "complete": False, "base": base,
+            "reward_ensemble": fingerprint(ensemble)}  # R_coh is part of the recipe (train_or_load_rl)
     saved_at = None
 
     def evaluate(update: int) -> None:
@@ -222,6 +224,13 @@ def _move_home(homes: list[tuple]) -> None:
         model.to(home)
 
 
+def _same_rewards(ckpt, rewards: str | None) -> bool:
+    """Whether a run was trained on the reward ensemble `rewards` (a fingerprint; None, e.g. a
+    test's stand-in without a config, matches anything). Runs from before runs recorded it
+    do not match: they were trained on the first course ensemble."""
+    return rewards is None or ckpt.meta.get("reward_ensemble") == rewards
+
+
 def run_name(system: str, seed: int) -> str:
     return f"{system}-seed{seed}"
 
@@ -283,17 +292,21 @@ def train_or_load_rl(cfg: RLConfig, policy, anchor, ensemble, data, *, eval_melo
     kind = getattr(policy, "kind", "online")
     folder = (Path(runs) if runs is not None else runs_dir() / cfg.scale) / run_name(name, cfg.seed)
     own = folder / CHECKPOINT_NAME
+    rewards = fingerprint(ensemble)
     if own.is_file() and not retrain:
         ckpt = load_checkpoint(own, kind=kind)
-        if ckpt.meta.get("complete") and _normalised(ckpt.train_config or {}) == _normalised(cfg):
+        if ckpt.meta.get("complete") and _normalised(ckpt.train_config or {}) == _normalised(cfg) \
+                and _same_rewards(ckpt, rewards):
             print(f"loaded your run {own}")
             return load_run(own, cfg, kind)
-        print(f"{own} is unfinished or was trained with another config: training anew")
+        why = "was trained on other reward models" if not _same_rewards(ckpt, rewards) else \
+            "is unfinished or was trained with another config"
+        print(f"{own} {why}: training anew")
     shipped = shipped_dir() / (f"{name}.pt" if cfg.seed == 0 else f"{run_name(name, cfg.seed)}.pt")
     if shipped.is_file() and use_pretrained and not retrain:
         ckpt = load_checkpoint(shipped, kind=kind)
-        if _normalised(ckpt.train_config or {}) == _normalised(cfg):  # same recipe, scale and seed
-            print(f"loaded the shipped checkpoint {shipped}")
+        if _normalised(ckpt.train_config or {}) == _normalised(cfg) and _same_rewards(ckpt, rewards):
+            print(f"loaded the shipped checkpoint {shipped}")  # same recipe, scale, seed and R_coh
             return load_run(shipped, kind=kind)
     if not train_missing and not retrain:
         return None
