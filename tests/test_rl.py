@@ -291,6 +291,34 @@ def test_train_missing_false_returns_none_instead_of_training(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+
+class FakeEnsembleWithConfig(FakeEnsemble):
+    """FakeEnsemble with a config, so that runs record which reward models they were trained on."""
+
+    def __init__(self, steps: int):
+        super().__init__()
+        from minigapt.rewards.ensemble import RewardConfig
+
+        self.cfg, self.names = RewardConfig.preset("smoke"), ["contrastive/0"]
+        self.cfg.steps = steps
+
+
+def test_a_run_stands_in_only_for_the_reward_models_it_was_trained_on(tmp_path, capsys):
+    from minigapt.rl.train import train_or_load_rl
+
+    policy, anchor, data = _tiny_world()
+    cfg = _smoke_cfg(updates=2)
+    first = train_or_load_rl(cfg, policy, anchor, FakeEnsembleWithConfig(20), data, runs=tmp_path, progress=False)
+    assert load_checkpoint(first.path).meta["reward_ensemble"]
+    capsys.readouterr()
+    same = train_or_load_rl(cfg, policy, anchor, FakeEnsembleWithConfig(20), data, runs=tmp_path, progress=False,
+                            train_missing=False)
+    assert same is not None and "loaded your run" in capsys.readouterr().out
+    other = train_or_load_rl(cfg, policy, anchor, FakeEnsembleWithConfig(40), data, runs=tmp_path, progress=False,
+                             train_missing=False)
+    assert other is None and "trained on other reward models" in capsys.readouterr().out
+
+
 # --- where training runs -------------------------------------------------------------------------
 def test_resolve_device_reads_the_argument_then_the_environment_then_defaults_to_the_cpu(monkeypatch):
     from minigapt.config import resolve_device
