@@ -116,3 +116,23 @@ def test_shipped_log_text_only_at_its_own_scale(course_runs, tmp_path, monkeypat
     assert ship.shipped_log_text("rewards", "course") == "model,step,seconds\ncontrastive/0,1,2.5\n"
     assert ship.shipped_log_text("rewards", "smoke") is None
     assert ship.shipped_log_text("no-such-model", "course") is None
+
+
+def test_shipped_reward_models_stand_in_only_for_their_own_recipe(tmp_path, monkeypatch):
+    """A change of reward types or steps (the course preset changed once) trains anew rather
+    than loading shipped models of another recipe."""
+    from minigapt.rewards import train as reward_train
+    from minigapt.rewards.ensemble import RewardConfig, RewardEnsemble, save_ensemble
+
+    cfg = RewardConfig.preset("smoke")
+    shipped = tmp_path / "assets"
+    save_ensemble(RewardEnsemble(cfg), shipped / "rewards.pt")
+    monkeypatch.setattr(reward_train, "shipped_dir", lambda: shipped)
+    trained = []
+    monkeypatch.setattr(reward_train, "train_rewards", lambda c, *a, **k: trained.append(c.types) or "trained")
+    loaded = reward_train.train_or_load_rewards("rewards", RewardConfig.preset("smoke"), runs=tmp_path / "runs")
+    assert isinstance(loaded, RewardEnsemble) and trained == []
+    other = RewardConfig.preset("smoke")
+    other.types = ("contrastive",)
+    assert reward_train.train_or_load_rewards("rewards", other, runs=tmp_path / "runs") == "trained"
+    assert trained == [("contrastive",)]

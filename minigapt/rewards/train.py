@@ -200,9 +200,10 @@ def train_or_load_rewards(name: str = "rewards", cfg: RewardConfig | None = None
         print(f"{own} was trained with another config: training anew")
     if shipped.is_file() and use_pretrained and not retrain:
         ensemble = load_ensemble(shipped)
-        if ensemble.cfg.scale == cfg.scale:  # a course ensemble never stands in for a smoke one
+        if _normalised(ensemble.cfg) == _normalised(cfg):  # the same recipe (scale, types, steps)
             print(f"loaded the shipped reward models {shipped} ({cfg.scale} scale)")
             return ensemble
+        print(f"the shipped reward models {shipped} were trained with another config: training anew")
     return train_rewards(cfg, data, run_dir, data_dir=data_dir, progress=progress, device=device)
 
 
