@@ -29,7 +29,7 @@ from ..music.tokens import deinterleave_batch
 from ..train.schedule import warmup_cosine
 from .encoders import n_parameters
 from .ensemble import (RewardConfig, RewardEnsemble, build_reward_model, component_names, load_ensemble,
-                       save_ensemble)
+                       save_ensemble, schedule_for)
 
 
 # one CSV for every component: a fixed column set so rows of different model types line up
@@ -134,7 +134,8 @@ def train_reward_ensemble(cfg: RewardConfig, sampler_for_seed: Callable[[int], o
     x_valid, y_valid = streams_to_frames(valid_streams)
     x_valid, y_valid = x_valid[:cfg.valid_pairs], y_valid[:cfg.valid_pairs]
     out = Path(out_dir) if out_dir is not None else None
-    print(f"reward models: {', '.join(component_names(cfg))}; {cfg.steps} steps each, batch "
+    steps = ", ".join(f"{t} {schedule_for(t, cfg).steps}" for t in cfg.types)
+    print(f"reward models: {', '.join(component_names(cfg))}; steps: {steps}; batch "
           f"{cfg.batch_size}, dim {cfg.dim} x {cfg.n_layers} layers ({cfg.scale})")
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -146,7 +147,7 @@ def train_reward_ensemble(cfg: RewardConfig, sampler_for_seed: Callable[[int], o
             kind, seed = name.split("/")[0], int(name.split("/")[1])
             torch.manual_seed(seed)
             models[name] = build_reward_model(kind, cfg).to(device)
-            rows = train_reward_model(models[name], sampler_for_seed(seed), cfg, seed, x_valid, y_valid,
+            rows = train_reward_model(models[name], sampler_for_seed(seed), schedule_for(kind, cfg), seed, x_valid, y_valid,
                                       out / "metrics.csv" if out else None, progress, name)
             summary[name] = {"parameters": n_parameters(models[name]), **(rows[-1] if rows else {})}
             print(f"  {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in summary[name].items()
