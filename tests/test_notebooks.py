@@ -547,3 +547,18 @@ def test_a_timeout_names_the_cell_the_kernel_was_running(tmp_path):
     assert line.startswith("01_x.ipynb failed in cell In [2] ('import time'): TimeoutError: A cell timed out")
     assert course._failure_line(executed, tmp_path / "missing.ipynb", RuntimeError("kernel died")) == (
         f"01_x.ipynb failed: RuntimeError: kernel died (executed copy: {tmp_path / 'missing.ipynb'})")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[nb.name for nb in NOTEBOOKS])
+def test_papermill_reads_every_parameter(path):
+    """Every assignment of the parameters cell is one papermill can show (`papermill --help-notebook`)
+    and inject; a comment with '=' in it, for one, makes papermill skip the line with a warning."""
+    import ast
+
+    import papermill as pm
+
+    nb = json.loads(path.read_text())
+    cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+    names = {t.id for node in ast.parse("".join(cell["source"])).body if isinstance(node, ast.Assign)
+             for t in node.targets if isinstance(t, ast.Name)}
+    assert names and set(pm.inspect_notebook(str(path))) == names
