@@ -143,7 +143,8 @@ class RLConfig:
         return dataclasses.replace(self, **changes)
 
 
-# Course values, chosen by measurement on the 2-core machine (~4 s per update on one core):
+# Course values, chosen by measurement on the 2-core machine (~4 s per update on one core; the
+# measurements quoted below were made with the first course reward ensemble, see rewards/ensemble.py):
 # - 32 rollouts per update (paper 384), 2 minibatches, 128-frame crops (paper 256), 120 updates
 #   (paper 1000): a run takes ~8-10 minutes on one core;
 # - actor lr 3e-4 (paper 5e-6): the policy is ~600x smaller and gets ~100x fewer rollouts; at
