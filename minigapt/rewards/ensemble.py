@@ -143,6 +143,11 @@ def build_reward_model(kind: str, cfg: RewardConfig) -> nn.Module:
     raise MinigaptError(f"unknown reward type {kind!r}")
 
 
+def config_dict(cfg: RewardConfig) -> dict:
+    """A config as plain JSON data: what "the same recipe" compares (a saved one reads back equal)."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+
+
 def fingerprint(ensemble) -> str | None:
     """A short hash of what an ensemble is (its config and components): an RL run records the
     one it was trained on, and stands in only for that one. None for an object without a config."""
@@ -151,8 +156,7 @@ def fingerprint(ensemble) -> str | None:
         return None
     import hashlib
 
-    what = json.dumps({"config": dataclasses.asdict(cfg), "names": list(getattr(ensemble, "names", []))},
-                      sort_keys=True, default=str)
+    what = json.dumps({"config": config_dict(cfg), "names": list(getattr(ensemble, "names", []))}, sort_keys=True)
     return hashlib.sha1(what.encode()).hexdigest()[:12]
 
 

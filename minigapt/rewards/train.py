@@ -28,8 +28,8 @@ from ..models.checkpoint import CHECKPOINT_NAME, runs_dir, shipped_dir
 from ..music.tokens import deinterleave_batch
 from ..train.schedule import warmup_cosine
 from .encoders import n_parameters
-from .ensemble import (RewardConfig, RewardEnsemble, build_reward_model, component_names, load_ensemble,
-                       save_ensemble, schedule_for)
+from .ensemble import (RewardConfig, RewardEnsemble, build_reward_model, component_names, config_dict,
+                       load_ensemble, save_ensemble, schedule_for)
 
 
 # one CSV for every component: a fixed column set so rows of different model types line up
@@ -195,13 +195,13 @@ def train_or_load_rewards(name: str = "rewards", cfg: RewardConfig | None = None
     own, shipped = run_dir / CHECKPOINT_NAME, shipped_dir() / f"{name}.pt"
     if own.is_file() and not retrain:
         ensemble = load_ensemble(own)
-        if _normalised(ensemble.cfg) == _normalised(cfg):
+        if config_dict(ensemble.cfg) == config_dict(cfg):
             print(f"loaded your run {own}")
             return ensemble
         print(f"{own} was trained with another config: training anew")
     if shipped.is_file() and use_pretrained and not retrain:
         ensemble = load_ensemble(shipped)
-        if _normalised(ensemble.cfg) == _normalised(cfg):  # the same recipe (scale, types, steps)
+        if config_dict(ensemble.cfg) == config_dict(cfg):  # the same recipe (scale, types, steps)
             print(f"loaded the shipped reward models {shipped} ({cfg.scale} scale)")
             return ensemble
         print(f"the shipped reward models {shipped} were trained with another config: training anew")
@@ -221,7 +221,3 @@ def rewards_for_scale(scale: str, *, types=None, data=None, data_dir=None, use_p
     return train_or_load_rewards("rewards", cfg, data=data, data_dir=data_dir, runs=runs_dir() / scale,
                                  use_pretrained=use_pretrained, retrain=retrain, progress=progress,
                                  device=device)
-
-
-def _normalised(cfg: RewardConfig) -> dict:
-    return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))

@@ -21,6 +21,7 @@ import copy
 import csv
 import dataclasses
 import io
+import itertools
 import json
 import time
 from dataclasses import dataclass, field
@@ -213,7 +214,7 @@ def _move_to(device, *models) -> list[tuple]:
     homes = []
     for model in models:
         if isinstance(model, torch.nn.Module):
-            first = next(iter(list(model.parameters()) + list(model.buffers())), None)
+            first = next(itertools.chain(model.parameters(), model.buffers()), None)
             homes.append((model, first.device if first is not None else torch.device("cpu")))
             model.to(device)
     return homes
@@ -295,12 +296,12 @@ def train_or_load_rl(cfg: RLConfig, policy, anchor, ensemble, data, *, eval_melo
     rewards = fingerprint(ensemble)
     if own.is_file() and not retrain:
         ckpt = load_checkpoint(own, kind=kind)
-        if ckpt.meta.get("complete") and _normalised(ckpt.train_config or {}) == _normalised(cfg) \
-                and _same_rewards(ckpt, rewards):
+        same_rewards = _same_rewards(ckpt, rewards)
+        if ckpt.meta.get("complete") and _normalised(ckpt.train_config or {}) == _normalised(cfg) and same_rewards:
             print(f"loaded your run {own}")
             return load_run(own, cfg, kind)
-        why = "was trained on other reward models" if not _same_rewards(ckpt, rewards) else \
-            "is unfinished or was trained with another config"
+        why = "is unfinished or was trained with another config" if same_rewards else \
+            "was trained on other reward models"
         print(f"{own} {why}: training anew")
     shipped = shipped_dir() / (f"{name}.pt" if cfg.seed == 0 else f"{run_name(name, cfg.seed)}.pt")
     if shipped.is_file() and use_pretrained and not retrain:
