@@ -96,12 +96,11 @@ course: setup
 # the shipped chord policies on 497 melody-only folk tunes no model trained on (minigapt/data/heldout.py)
 HELDOUT_MODELS ?= online-mle realchords gapt-no-adv gapt
 heldout: setup
-	@$(PY) -c "from minigapt.data.heldout import copy_heldout; copy_heldout('build/heldout/melodies')"
+	@$(PY) -m minigapt.data.heldout copy build/heldout/melodies
 	@for m in $(HELDOUT_MODELS); do echo "evaluate $$m"; \
 	  $(PY) -m minigapt evaluate --model assets/checkpoints/$$m.pt --melodies build/heldout/melodies \
 	    --max-frames 256 --json > build/heldout/$$m.json || exit 1; done
-	@$(PY) -c "import json, sys; from minigapt.data.heldout import table; \
-	  print(table({m: json.load(open(f'build/heldout/{m}.json')) for m in sys.argv[1:]}))" $(HELDOUT_MODELS) \
+	@set -o pipefail; $(PY) -m minigapt.data.heldout table build/heldout $(HELDOUT_MODELS) \
 	  | tee build/heldout/table.md
 
 lab: setup

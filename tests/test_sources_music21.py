@@ -3,6 +3,7 @@ real files where the data is present, hand-made bad inputs in tests/fixtures/bad
 hand-written tunes whose frames can be checked by eye."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -320,3 +321,17 @@ def test_the_heldout_set_is_497_melody_only_tunes_from_music21s_corpus_and_reads
     results = files.parse_unit(str(folder / "oneills1850-0051-0100.abc"))
     assert len(results) == 50 and reasons_of(results) == []
     assert all(not s.chords and s.melody for s in songs_of(results))
+
+
+def test_the_heldout_command_tabulates_evaluate_json_and_a_missing_model_is_one_line(tmp_path, capsys):
+    from minigapt.data import heldout
+
+    result = {"sequences": 497, "harmony": 0.4567, "vendi": 5.123, "distinct_chords_per_sequence": 8.26,
+              "pitch_classes_per_chord": 3.14159}
+    (tmp_path / "gapt.json").write_text(json.dumps(result))
+    assert heldout.main(["table", str(tmp_path), "gapt"]) == 0
+    assert "| `gapt` | 497 | 0.457 | 5.12 | 8.3 | 3.14 |" in capsys.readouterr().out
+    assert heldout.main(["table", str(tmp_path), "realchords"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("minigapt: ") and err.count("\n") == 1 and "realchords.json" in err
+    assert heldout.main(["tabulate"]) == 1 and "usage" in capsys.readouterr().err

@@ -48,3 +48,27 @@ def table(results: dict[str, dict]) -> str:
         rows.append(f"| `{name}` | {r['sequences']} | {r['harmony']:.3f} | {r['vendi']:.2f} | "
                     f"{r['distinct_chords_per_sequence']:.1f} | {r['pitch_classes_per_chord']:.2f} |")
     return "\n".join(rows)
+
+
+def main(argv=None) -> int:
+    """`python -m minigapt.data.heldout copy DEST` or `... table DIR MODEL...` (make heldout)."""
+    import json
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if len(args) == 2 and args[0] == "copy":
+            copy_heldout(args[1])
+        elif len(args) >= 3 and args[0] == "table":
+            folder = Path(args[1])
+            print(table({m: json.loads((folder / f"{m}.json").read_text()) for m in args[2:]}))
+        else:
+            raise MinigaptError("usage: python -m minigapt.data.heldout copy DEST | table DIR MODEL...")
+    except (MinigaptError, OSError, ValueError) as err:
+        print(f"minigapt: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
