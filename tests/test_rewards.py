@@ -319,3 +319,41 @@ def test_restruck_chord_and_pair_to_song():
     song = analysis.pair_to_song(np.concatenate([x, [PAD] * 3]), np.concatenate([y, [PAD] * 3]))
     assert song.n_frames == 32 and [c.chord for c in song.chords] == ["F", "F"]
     assert [n.pitch for n in song.melody] == [60, 64, 67, 72] * 2
+
+
+def test_an_assembled_ensemble_takes_each_component_from_the_run_that_trained_it_with_the_recipe(tmp_path):
+    import dataclasses
+
+    from minigapt.rewards.assemble import assemble_ensemble
+
+    target = tiny_config(steps=40, warmup_steps=4, eval_every=20,
+                         steps_by_type={"rhythm_contrastive": 10, "rhythm_discriminative": 10})
+    short = dataclasses.replace(target, steps=10, warmup_steps=1, eval_every=5, steps_by_type=None)
+    long_ = dataclasses.replace(target, steps_by_type=None)
+    x, y = streams_to_frames(SyntheticSampler(32, 4).sample(12))
+    runs = {}
+    for name, cfg in (("short", short), ("long", long_)):
+        torch.manual_seed(len(name))
+        ens = RewardEnsemble(cfg)
+        ens.set_normalisation(x, y)
+        save_ensemble(ens, tmp_path / name / "model.pt", {"summary": {n: {"seconds": 1.5} for n in ens.names}})
+        (tmp_path / name / "metrics.csv").write_text("model,step\n" + "".join(f"{n},1\n" for n in ens.names))
+        runs[name] = ens
+    sources = {n: tmp_path / ("short" if n.startswith("rhythm") else "long") for n in runs["long"].names}
+    out = assemble_ensemble(target, sources, tmp_path / "out", "test")
+    back = load_ensemble(tmp_path / "out")
+    z, zs, zl = back.normalised_scores(x, y), runs["short"].normalised_scores(x, y), runs["long"].normalised_scores(x, y)
+    for n in back.names:
+        assert torch.allclose(z[n], (zs if n.startswith("rhythm") else zl)[n], atol=1e-6), n
+    assert torch.allclose(out.score(x, y), back.score(x, y), atol=1e-6)
+    assert back.cfg.steps_by_type == target.steps_by_type
+    from minigapt.models.checkpoint import load_checkpoint
+    meta = load_checkpoint(tmp_path / "out" / "model.pt").meta
+    assert meta["assembled_from"] == "test" and meta["seconds"] == 12.0 and meta["complete"]
+    rows = (tmp_path / "out" / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 1 + 8 and "rhythm_contrastive/0,1" in rows and "contrastive/0,1" in rows
+    # a full-input model trained 10 steps is not the preset's: refused in one line
+    with pytest.raises(MinigaptError, match="another recipe"):
+        assemble_ensemble(target, {n: tmp_path / "short" for n in sources}, tmp_path / "bad", "test")
+    with pytest.raises(MinigaptError, match="no source"):
+        assemble_ensemble(target, {"contrastive/0": tmp_path / "long"}, tmp_path / "bad", "test")
