@@ -214,6 +214,7 @@ def test_every_named_run_resolves_to_a_valid_config_at_every_scale():
     assert changed_fields("gapt-dxy", "course") == {"discriminator.sees_melody": (False, True)}
     assert changed_fields("gapt-tau06", "course") == {"discriminator.tau": (1.0, 0.6)}
     assert changed_fields("gapt-always", "course") == {"discriminator.warmup_updates": (60, 120)}
+    assert changed_fields("gapt-adv05", "course") == {"adversarial_weight": (1.0, 0.5)}
     assert set(changed_fields("grpo-adv", "course", against="grpo")) == {"system", "adversarial_weight"}
     with pytest.raises(MinigaptError, match="unknown run name"):
         config_for("gapt-nonsense", "course")

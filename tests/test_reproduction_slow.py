@@ -32,7 +32,6 @@ def table1():
     return out
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_AT_COURSE)
 def test_rl_raises_harmony_above_the_mle(table1):
     assert table1["realchords"]["harmony"] >= table1["online-mle"]["harmony"] + 0.05
 
@@ -42,9 +41,11 @@ def test_rl_without_adversary_loses_diversity(table1):
         assert table1[system]["vendi"] < table1["online-mle"]["vendi"], system
 
 
+@pytest.mark.xfail(strict=True, reason=NOT_AT_COURSE)
 def test_gapt_restores_diversity(table1):
     assert table1["gapt"]["vendi"] >= 1.25 * table1["gapt-no-adv"]["vendi"]
 
 
+@pytest.mark.xfail(strict=True, reason=NOT_AT_COURSE)
 def test_gapt_keeps_harmony(table1):
     assert table1["gapt"]["harmony"] >= table1["gapt-no-adv"]["harmony"] - 0.01

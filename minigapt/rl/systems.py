@@ -20,15 +20,17 @@ add a row (or call `train_system` with the same overrides) to try another.
 | gapt-invalid-only | gapt        | R_rules = the invalid penalty alone, not masked   | Table 7   |
 | gapt-tau06        | gapt        | tau 0.6: the gate opens while D is near chance    | search    |
 | gapt-always       | gapt        | D steps every K_int updates all run (no gate)     | search    |
+| gapt-adv05        | gapt        | adversarial_weight 0.5                            | search    |
 
 Why the last two unmask: with `mask_invalid` on (our default) the policy cannot emit a
 malformed chord part at all, so removing the rules could not show the paper's hack (chord
 parts that break the onset-then-holds pattern). With it off the policy samples from the whole
 vocabulary, as the authors' does, and only the -10 invalid penalty stands in the way.
 
-The two "search" rows are the discriminator schedules tried at course scale when GAPT did not
+The "search" rows are the discriminator schedules tried at course scale when GAPT did not
 keep harmony with the paper's schedule (issue #6; notebook 05 compares them on validation
-melodies, never on the test melodies): tau relative to a small D's confidence, and no gate.
+melodies, never on the test melodies): tau relative to a small D's confidence, no gate, and
+half the adversarial weight (issue #9, on the second course reward ensemble).
 
 Run folders: runs/<scale>/<name>-seed<seed>/, so the base systems share their runs with
 notebooks 04 and 05.
@@ -77,6 +79,7 @@ def _entries() -> list[NamedRun]:
                  "GAPT, gate at tau 0.6 (D(fake) ~ 0.45)"),
         NamedRun("gapt-always", "gapt", {"discriminator": {"warmup_updates": 120}}, "search",
                  "GAPT, D every K_int updates to update 120 (a whole course run)"),
+        NamedRun("gapt-adv05", "gapt", {"adversarial_weight": 0.5}, "search", "GAPT, gamma 0.5"),
     ]
 
 
@@ -85,7 +88,7 @@ MAIN_SYSTEMS = ("realchords", "gapt-no-adv", "gapt", "grpo", "grpo-adv", "gapt-d
 """The systems the evaluation compares over several seeds (issue #7 item 1)."""
 ABLATIONS = ("gapt-coh2", "gapt-rules2", "gapt-adv2", "gapt-no-rules", "gapt-invalid-only")
 """The reward-weight ablations of Table 7 (one seed each by default)."""
-SEARCH = ("gapt-coh2", "gapt-rules2", "gapt-adv2", "gapt-tau06", "gapt-always")
+SEARCH = ("gapt-coh2", "gapt-rules2", "gapt-adv2", "gapt-tau06", "gapt-always", "gapt-adv05")
 """The GAPT variants notebook 05 compares on validation melodies (issue #6's search)."""
 
 
