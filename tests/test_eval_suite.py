@@ -193,9 +193,9 @@ def test_perturbation_curve_is_harmony_per_beat(tiny_policy):
 
 # --- the registry of named runs -------------------------------------------------------------
 def test_every_named_run_resolves_to_a_valid_config_at_every_scale():
-    from minigapt.rl.systems import ABLATIONS, MAIN_SYSTEMS, REGISTRY, SEARCH, changed_fields, config_for
+    from minigapt.rl.systems import ABLATIONS, LONGER, MAIN_SYSTEMS, REGISTRY, SEARCH, changed_fields, config_for
 
-    assert set(MAIN_SYSTEMS) | set(ABLATIONS) | set(SEARCH) == set(REGISTRY) and not set(MAIN_SYSTEMS) & set(ABLATIONS)
+    assert set(MAIN_SYSTEMS) | set(ABLATIONS) | set(SEARCH) | set(LONGER) == set(REGISTRY) and not set(MAIN_SYSTEMS) & set(ABLATIONS)
     assert set(SYSTEMS) <= set(REGISTRY)
     for scale in ("smoke", "course", "paper"):
         for name, entry in REGISTRY.items():
@@ -215,6 +215,10 @@ def test_every_named_run_resolves_to_a_valid_config_at_every_scale():
     assert changed_fields("gapt-tau06", "course") == {"discriminator.tau": (1.0, 0.6)}
     assert changed_fields("gapt-always", "course") == {"discriminator.warmup_updates": (60, 120)}
     assert changed_fields("gapt-adv05", "course") == {"adversarial_weight": (1.0, 0.5)}
+    for name in LONGER:
+        base = name.removesuffix("-long")
+        assert changed_fields(name, "course", against=base) == {"updates": (120, 240)}
+        assert changed_fields(name, "paper", against=base) == {"updates": (1000, 2000)}
     assert set(changed_fields("grpo-adv", "course", against="grpo")) == {"system", "adversarial_weight"}
     with pytest.raises(MinigaptError, match="unknown run name"):
         config_for("gapt-nonsense", "course")
