@@ -16,11 +16,9 @@ import json
 from pathlib import Path
 
 from ..errors import MinigaptError
-from ..models.checkpoint import load_checkpoint
+from ..models.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from .ensemble import (RewardConfig, RewardEnsemble, component_names, config_dict, load_ensemble, save_ensemble,
                        schedule_for)
-
-CHECKPOINT = "model.pt"
 
 
 def component_recipe(kind: str, cfg: RewardConfig) -> dict:
@@ -46,7 +44,7 @@ def assemble_ensemble(cfg: RewardConfig, sources: dict[str, str | Path], out_dir
     for name in names:
         run = Path(sources[name])
         if run not in runs:
-            runs[run] = (load_ensemble(run / CHECKPOINT), load_checkpoint(run / CHECKPOINT).meta)
+            runs[run] = (load_ensemble(run / CHECKPOINT_NAME), load_checkpoint(run / CHECKPOINT_NAME).meta)
         ensemble, _ = runs[run]
         kind = name.split("/")[0]
         if name not in ensemble.names:
@@ -68,7 +66,7 @@ def assemble_ensemble(cfg: RewardConfig, sources: dict[str, str | Path], out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
     _copy_metrics(names, sources, out_dir / "metrics.csv")
-    save_ensemble(out, out_dir / CHECKPOINT, meta)
+    save_ensemble(out, out_dir / CHECKPOINT_NAME, meta)
     return out.eval()
 
 

@@ -114,12 +114,11 @@ def resolve_overrides(name: str, scale: str) -> dict:
     """The RLConfig overrides of `name` at `scale` (a "discriminator" dict of changes becomes
     the scale's DiscriminatorConfig with those fields replaced; updates_factor scales the preset's updates)."""
     entry = named_run(name)
-    out = dict(entry.overrides)
+    out, preset = dict(entry.overrides), RLConfig.preset(scale, entry.system)
     if entry.updates_factor != 1.0:
-        out["updates"] = round(RLConfig.preset(scale, entry.system).updates * entry.updates_factor)
+        out["updates"] = round(preset.updates * entry.updates_factor)
     if "discriminator" in out:
-        base = RLConfig.preset(scale, entry.system).discriminator
-        out["discriminator"] = dataclasses.replace(base, **out["discriminator"])
+        out["discriminator"] = dataclasses.replace(preset.discriminator, **out["discriminator"])
     return out
 
 
