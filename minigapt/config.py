@@ -4,6 +4,17 @@ SCALES = ("smoke", "course", "paper")
 # smoke: CI, seconds. course: a 2-core laptop, minutes. paper: the paper's section C, a GPU.
 
 
+def json_data(config) -> dict:
+    """A config dataclass (or a dict read from config.json) as plain JSON data: tuples become
+    lists and other values strings, so a saved config reads back equal to the one it came from."""
+    import dataclasses
+    import json
+
+    if dataclasses.is_dataclass(config):
+        config = dataclasses.asdict(config)
+    return json.loads(json.dumps(config, default=str))
+
+
 def check_scale(scale: str) -> str:
     from .errors import MinigaptError
 

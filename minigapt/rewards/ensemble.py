@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..config import check_scale
+from ..config import check_scale, json_data
 from ..data.dataset import DataConfig
 from ..errors import MinigaptError
 from ..models.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
@@ -145,7 +145,7 @@ def build_reward_model(kind: str, cfg: RewardConfig) -> nn.Module:
 
 def config_dict(cfg: RewardConfig) -> dict:
     """A config as plain JSON data: what "the same recipe" compares (a saved one reads back equal)."""
-    return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+    return json_data(cfg)
 
 
 def fingerprint(ensemble) -> str | None:

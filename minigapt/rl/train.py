@@ -31,6 +31,7 @@ from typing import Callable
 import torch
 
 from ..atomic import atomic_write
+from ..config import json_data
 from ..data.dataset import DataConfig, train_sampler
 from ..models.checkpoint import load_checkpoint, build_model, runs_dir, save_checkpoint, shipped_dir
 from ..models.decoder import ValueModel
@@ -250,8 +251,8 @@ def _normalised(cfg) -> dict:
         try:
             cfg = config_from_dict(cfg)
         except (TypeError, ValueError):
-            return json.loads(json.dumps(cfg, default=str))
-    d = json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+            return json_data(cfg)
+    d = json_data(cfg)
     if not cfg.adversarial_weight:
         d.pop("discriminator")
     if cfg.algorithm == "ppo":

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..config import check_scale
+from ..config import check_scale, json_data
 from ..data.dataset import DataConfig, eval_batch, load_frames, train_sampler
 from ..errors import MinigaptError
 from ..eval.harmony import note_in_chord_ratio
@@ -354,8 +354,8 @@ def _normalised(cfg, kind: str = "online") -> dict:
         try:
             cfg = TrainConfig(**{k: v for k, v in cfg.items() if k in names})
         except (TypeError, ValueError):
-            return json.loads(json.dumps(cfg, default=str))
-    d = json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+            return json_data(cfg)
+    d = json_data(cfg)
     if kind != "online":
         for name in POLICY_ONLY_FIELDS:
             d.pop(name, None)
