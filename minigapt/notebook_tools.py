@@ -90,3 +90,8 @@ def header_table(costs: Mapping[str, str], current: str | None = None):
         mark = "**" if scale == current else ""
         rows.append(f"| {mark}{scale}{mark} | {mark}{cost}{mark} |")
     return Markdown("\n".join(rows))
+
+
+def duration(seconds: float) -> str:
+    """'2.5 min' or '42.0 s': how long a step took, as the notebooks print it."""
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.1f} s"

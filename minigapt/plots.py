@@ -428,3 +428,31 @@ def training_curves(source, keys, ax=None, x: str = "step", smooth: float = 0.8)
     if ax is not None and len(keys) > 1:
         ax.legend(fontsize=8, frameon=False)
     return fig
+
+
+def trailing_mean(a, window: int) -> np.ndarray:
+    """Trailing moving average over `window` points, NaN-aware (window 1: `a` as it is)."""
+    a = np.asarray(a, dtype=float)
+    if window <= 1:
+        return a
+    out = np.full(len(a), np.nan)
+    for i in range(len(a)):
+        part = a[max(0, i - window + 1):i + 1]
+        if np.isfinite(part).any():
+            out[i] = np.nanmean(part)
+    return out
+
+
+def seed_band(ax, x, per_seed, label: str, color: str | None = None) -> np.ndarray:
+    """Curves of several seeds [seeds, points] (NaN where a seed has none): the mean as a line,
+    one sample sd as a band around it -> the mean."""
+    a = np.atleast_2d(np.asarray(per_seed, dtype=float))
+    color = color or system_color(label)
+    counts = np.isfinite(a).sum(0)
+    mean = np.where(counts > 0, np.nansum(a, 0) / np.maximum(counts, 1), np.nan)
+    ax.plot(x, mean, color=color, lw=1.8, marker="o" if len(x) < 30 else None, ms=3, label=label)
+    if len(a) > 1:
+        dev = np.where(np.isfinite(a), a - mean, 0.0)
+        sd = np.where(counts > 1, np.sqrt((dev ** 2).sum(0) / np.maximum(counts - 1, 1)), np.nan)
+        ax.fill_between(x, mean - sd, mean + sd, color=color, alpha=0.2, lw=0)
+    return mean

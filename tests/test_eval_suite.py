@@ -238,3 +238,12 @@ def test_train_named_is_train_system_with_the_registry_recipe(monkeypatch):
     overrides = {k: v for k, v in kw.items() if k not in ("name", "world", "use_pretrained", "retrain", "progress",
                                                       "train_missing", "device")}
     assert RLConfig.preset("smoke", "gapt", seed=1, **overrides) == config_for("gapt-dxy", "smoke", seed=1)
+
+
+def test_column_reads_one_key_of_a_log_with_nan_for_gaps_and_duration_prints_seconds_or_minutes():
+    from minigapt.eval.tables import column
+    from minigapt.notebook_tools import duration
+
+    values = column([{"harmony": 0.4}, {"vendi": 5.0}, {"harmony": None}, {"harmony": 0.5}], "harmony")
+    assert values[0] == 0.4 and values[3] == 0.5 and np.isnan(values[1]) and np.isnan(values[2])
+    assert duration(42.04) == "42.0 s" and duration(150) == "2.5 min"

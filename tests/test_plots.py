@@ -164,3 +164,22 @@ def test_piano_roll_of_a_real_tune(dataset_dir):
     fig = plots.piano_roll(song, max_frames=8 * song.bar_frames)
     draws(fig)
     assert fig.axes[0].get_xlim() == (0, min(song.n_frames, 8 * song.bar_frames))
+
+
+def test_trailing_mean_averages_the_last_points_and_skips_nans():
+    a = np.array([1.0, 3.0, np.nan, 5.0, np.nan, np.nan, np.nan])
+    out = plots.trailing_mean(a, 2)
+    assert np.allclose(out[:5], [1.0, 2.0, 3.0, 5.0, 5.0]) and np.isnan(out[5]) and np.isnan(out[6])
+    assert np.array_equal(plots.trailing_mean(a[:2], 1), a[:2])
+
+
+def test_seed_band_draws_the_mean_over_seeds_and_a_one_sd_band():
+    fig, ax = plt.subplots()
+    per_seed = [[1.0, 2.0, np.nan], [3.0, 6.0, 4.0]]
+    mean = plots.seed_band(ax, [0, 1, 2], per_seed, "gapt")
+    assert np.allclose(mean, [2.0, 4.0, 4.0])
+    assert np.allclose(ax.lines[0].get_ydata(), mean) and ax.lines[0].get_color() == plots.system_color("gapt")
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    # sample sd over the seeds that have a point: sqrt(2) at x=0, 2 sqrt(2) at x=1, none at x=2 (one seed)
+    assert np.isclose(band.min(), 2.0 - np.sqrt(2)) and np.isclose(band.max(), 4.0 + 2 * np.sqrt(2))
+    plt.close(fig)

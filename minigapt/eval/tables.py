@@ -31,6 +31,14 @@ def mean_sd(values: Iterable) -> dict:
     return {"mean": mean, "sd": sd, "values": vals}
 
 
+def column(rows: Iterable[Mapping], key: str):
+    """The values of `key` across rows (a training log, one dict per update) as a float array,
+    NaN where a row has none."""
+    import numpy as np
+
+    return np.array([np.nan if r.get(key) is None else r[key] for r in rows], dtype=float)
+
+
 def summarise(per_seed: Mapping[str, Mapping[str, list[Mapping]]], metrics: Iterable[str] | None = None) -> dict:
     """system -> eval set -> [metric dict per seed] -> system -> eval set -> metric -> mean_sd.
     metrics: which to keep (default: every key any seed reported, in first-seen order)."""
