@@ -353,3 +353,18 @@ def test_rl_trains_on_a_gpu_and_hands_back_cpu_models(tmp_path):
     assert len(run.metrics) == 4 and all(math.isfinite(m["reward"]) for m in run.metrics)
     assert {p.device.type for p in run.policy.parameters()} == {"cpu"}
     assert {p.device.type for p in anchor.parameters()} == {"cpu"}  # visited the GPU, came back
+
+
+def test_the_evaluation_set_pairs_each_melody_with_the_datas_own_chords():
+    from minigapt.rl.evaluation import evaluation_melodies, evaluation_set
+
+    _, _, data = _tiny_world()
+    songs = data["train"]["default"]
+    for s, name in zip(songs, ["C", "F", "G", "Am", "Dm", "Em"]):  # tell the songs apart by their chord
+        s.chords = np.full(len(s.chords), VOCAB.chord_hold(name))
+        s.chords[::16] = VOCAB.chord_on(name)
+    x, y = evaluation_set(data, 4, 32, split="train")  # no "nottingham" source: every source pooled
+    assert x.shape == y.shape == (4, 32)
+    for i in range(4):
+        assert np.array_equal(x[i], songs[i].melody[:32]) and np.array_equal(y[i], songs[i].chords[:32])
+    assert np.array_equal(evaluation_melodies(data, 4, 32, split="train"), x)

@@ -16,14 +16,20 @@ from ..train.mle import frames_from_streams
 EVAL_SEED = 1234  # the evaluation's sampling seed: the same for every run and every checkpoint
 
 
-def evaluation_melodies(frames: dict, n_melodies: int, n_frames: int, source: str = "nottingham",
-                        split: str = "test") -> np.ndarray:
-    """Melody frames [N, n_frames] of the first n_melodies songs of `source`'s `split` (every
-    source pooled when it is absent, e.g. on the embedded default data)."""
+def evaluation_set(frames: dict, n_melodies: int, n_frames: int, source: str = "nottingham",
+                   split: str = "test") -> tuple[np.ndarray, np.ndarray]:
+    """(melody frames, the data's chord frames) [N, n_frames] of the first n_melodies songs of
+    `source`'s `split` (every source pooled when it is absent, e.g. on the embedded default data)."""
     by_source = frames[split]
     songs = by_source.get(source) or [sf for v in by_source.values() for sf in v]
-    x, _ = frames_from_streams(torch.as_tensor(eval_batch(songs, n_frames, limit=n_melodies)))
-    return x.numpy()
+    x, y = frames_from_streams(torch.as_tensor(eval_batch(songs, n_frames, limit=n_melodies)))
+    return x.numpy(), y.numpy()
+
+
+def evaluation_melodies(frames: dict, n_melodies: int, n_frames: int, source: str = "nottingham",
+                        split: str = "test") -> np.ndarray:
+    """The melodies of `evaluation_set` alone."""
+    return evaluation_set(frames, n_melodies, n_frames, source, split)[0]
 
 
 def sample_accompaniments(policy, melodies, samples: int = 1, temperature: float = 1.0,

@@ -19,7 +19,7 @@ from ..models.checkpoint import runs_dir
 from ..rewards.train import rewards_for_scale
 from ..train.mle import TrainConfig, frames_from_streams, train_or_load
 from .config import RLConfig
-from .evaluation import evaluation_melodies
+from .evaluation import evaluation_set
 from .train import RLRun, train_or_load_rl
 
 
@@ -33,24 +33,32 @@ class World:
     anchor: object  # the offline anchor (KL target)
     ensemble: object  # the reward ensemble (R_coh, and the Vendi embedding)
     eval_sets: dict[str, np.ndarray] = field(default_factory=dict)  # name -> melody frames [N, T]
+    data_chords: dict[str, np.ndarray] = field(default_factory=dict)  # name -> the data's chords [N, T]
 
 
-def openewld_melodies(n_melodies: int, n_frames: int, data_dir=None, max_units=None,
-                      seed: int = 0) -> np.ndarray | None:
-    """Out-of-distribution melodies: n_melodies OpenEWLD songs (a seeded choice), first
-    n_frames frames each; None when OpenEWLD is not available."""
-    from ..data.dataset import eval_batch
-
+def openewld_songs(data_dir=None, max_units=None) -> list | None:
+    """Every OpenEWLD song with chords, as frames; None when OpenEWLD is not available."""
     try:
         report = load_songs("openewld", data_dir, max_units=max_units, progress=False)
     except DataNotFound:
         return None
-    songs = to_frames([s for s in report.songs if s.has_chords], "test")
+    return to_frames([s for s in report.songs if s.has_chords], "test")
+
+
+def openewld_set(n_melodies: int, n_frames: int, data_dir=None, max_units=None,
+                 seed: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
+    """Out-of-distribution melodies and the data's chords: n_melodies OpenEWLD songs (a seeded
+    choice), first n_frames frames each; None when OpenEWLD is not available."""
+    from ..data.dataset import eval_batch
+
+    songs = openewld_songs(data_dir, max_units)
+    if songs is None:
+        return None
     if len(songs) > n_melodies:
         pick = np.sort(np.random.default_rng(seed).choice(len(songs), n_melodies, replace=False))
         songs = [songs[i] for i in pick]
-    x, _ = frames_from_streams(torch.as_tensor(eval_batch(songs, n_frames)))
-    return x.numpy()
+    x, y = frames_from_streams(torch.as_tensor(eval_batch(songs, n_frames)))
+    return x.numpy(), y.numpy()
 
 
 def load_world(scale: str, *, data_dir=None, use_pretrained: bool = True, openewld: bool = False,
@@ -67,12 +75,12 @@ def load_world(scale: str, *, data_dir=None, use_pretrained: bool = True, openew
     ensemble = rewards_for_scale(scale, data=frames, use_pretrained=use_pretrained, progress=progress)
     rl = RLConfig.preset(scale)
     world = World(scale, frames, policy.eval(), anchor.eval(), ensemble)
-    world.eval_sets["nottingham_test"] = evaluation_melodies(frames, rl.eval_melodies, rl.eval_frames)
+    sets = {"nottingham_test": evaluation_set(frames, rl.eval_melodies, rl.eval_frames)}
     if openewld:
-        x = openewld_melodies(rl.eval_melodies * 2, rl.eval_frames, data_dir,
-                              DataConfig.preset(scale).max_units)
-        if x is not None:
-            world.eval_sets["openewld"] = x
+        sets["openewld"] = openewld_set(rl.eval_melodies * 2, rl.eval_frames, data_dir, DataConfig.preset(scale).max_units)
+    for name, pair in sets.items():
+        if pair is not None:
+            world.eval_sets[name], world.data_chords[name] = pair
     return world
 
 
