@@ -316,7 +316,9 @@ def test_a_run_stands_in_only_for_the_reward_models_it_was_trained_on(tmp_path, 
     assert same is not None and "loaded your run" in capsys.readouterr().out
     other = train_or_load_rl(cfg, policy, anchor, FakeEnsembleWithConfig(40), data, runs=tmp_path, progress=False,
                              train_missing=False)
-    assert other is None and "trained on other reward models" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert other is None and "trained on other reward models: not trained here (skipped)" in out
+    assert "training anew" not in out  # evaluate-what-exists never announces training it does not do
 
 
 # --- where training runs -------------------------------------------------------------------------

@@ -295,15 +295,15 @@ def train_or_load_rl(cfg: RLConfig, policy, anchor, ensemble, data, *, eval_melo
     folder = (Path(runs) if runs is not None else runs_dir() / cfg.scale) / run_name(name, cfg.seed)
     own = folder / CHECKPOINT_NAME
     rewards = fingerprint(ensemble)
+    stale = None  # why your own run there does not stand in, if there is one
     if own.is_file() and not retrain:
         ckpt = load_checkpoint(own, kind=kind)
         same_rewards = _same_rewards(ckpt, rewards)
         if ckpt.meta.get("complete") and _normalised(ckpt.train_config or {}) == _normalised(cfg) and same_rewards:
             print(f"loaded your run {own}")
             return load_run(own, cfg, kind)
-        why = "is unfinished or was trained with another config" if same_rewards else \
-            "was trained on other reward models"
-        print(f"{own} {why}: training anew")
+        stale = f"{own} " + ("is unfinished or was trained with another config" if same_rewards else
+                             "was trained on other reward models")
     shipped = shipped_dir() / (f"{name}.pt" if cfg.seed == 0 else f"{run_name(name, cfg.seed)}.pt")
     if shipped.is_file() and use_pretrained and not retrain:
         ckpt = load_checkpoint(shipped, kind=kind)
@@ -311,7 +311,11 @@ def train_or_load_rl(cfg: RLConfig, policy, anchor, ensemble, data, *, eval_melo
             print(f"loaded the shipped checkpoint {shipped}")  # same recipe, scale, seed and R_coh
             return load_run(shipped, kind=kind)
     if not train_missing and not retrain:
+        if stale:
+            print(f"{stale}: not trained here (skipped)")
         return None
+    if stale:
+        print(f"{stale}: training anew")
     adversary = adversary_factory() if adversary_factory is not None and cfg.adversarial_weight else None
     return train_rl(cfg, policy, anchor, ensemble, data, folder, eval_melodies=eval_melodies,
                     adversary=adversary, progress=progress, base=base, task=task, device=device)
