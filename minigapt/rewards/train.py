@@ -193,18 +193,21 @@ def train_or_load_rewards(name: str = "rewards", cfg: RewardConfig | None = None
     cfg = cfg or RewardConfig.preset("course")
     run_dir = (Path(runs) if runs is not None else runs_dir()) / name
     own, shipped = run_dir / CHECKPOINT_NAME, shipped_dir() / f"{name}.pt"
+    stale = []  # what stood there but was trained with another config
     if own.is_file() and not retrain:
         ensemble = load_ensemble(own)
         if config_dict(ensemble.cfg) == config_dict(cfg):
             print(f"loaded your run {own}")
             return ensemble
-        print(f"{own} was trained with another config: training anew")
+        stale.append(f"{own} was trained with another config")
     if shipped.is_file() and use_pretrained and not retrain:
         ensemble = load_ensemble(shipped)
         if config_dict(ensemble.cfg) == config_dict(cfg):  # the same recipe (scale, types, steps)
             print(f"loaded the shipped reward models {shipped} ({cfg.scale} scale)")
             return ensemble
-        print(f"the shipped reward models {shipped} were trained with another config: training anew")
+        stale.append(f"the shipped reward models {shipped} were trained with another config")
+    for why in stale:
+        print(f"{why}: training anew")
     return train_rewards(cfg, data, run_dir, data_dir=data_dir, progress=progress, device=device)
 
 

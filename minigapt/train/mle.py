@@ -375,6 +375,7 @@ def train_or_load(name: str, cfg: TrainConfig, *, kind: str = "online", data=Non
     run_dir = Path(runs) if runs is not None else runs_dir()
     run_dir = run_dir / name
     own, shipped = run_dir / CHECKPOINT_NAME, shipped_dir() / f"{name}.pt"
+    stale = None  # your own run there, trained with another config
     if own.is_file() and not retrain:
         ckpt = load_checkpoint(own, kind=kind)
         if _normalised(ckpt.train_config or {}, kind) == _normalised(cfg, kind):
@@ -382,14 +383,18 @@ def train_or_load(name: str, cfg: TrainConfig, *, kind: str = "online", data=Non
             note = "" if ckpt.meta.get("complete", True) else f" (interrupted: {done} of {cfg.steps} steps)"
             print(f"loaded your run {own}{note}")
             return build_model(ckpt)
-        print(f"{own} was trained with another config: training anew")
+        stale = f"{own} was trained with another config"
     if shipped.is_file() and use_pretrained and not retrain:
         ckpt = load_checkpoint(shipped, kind=kind)
         if (ckpt.train_config or {}).get("scale") == cfg.scale:  # a course model never stands in for a smoke one
             print(f"loaded the shipped checkpoint {shipped} ({cfg.scale} scale)")
             return build_model(ckpt)
     if not train_missing and not retrain:
+        if stale:
+            print(f"{stale}: not trained here (skipped)")
         return None
+    if stale:
+        print(f"{stale}: training anew")
     if kind in ("online", "offline"):
         train = train_online if kind == "online" else train_offline
         return train(cfg, data, run_dir, data_dir=data_dir, progress=progress, device=device)
