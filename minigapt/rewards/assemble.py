@@ -17,8 +17,8 @@ from pathlib import Path
 
 from ..errors import MinigaptError
 from ..models.checkpoint import CHECKPOINT_NAME, load_checkpoint
-from .ensemble import (RewardConfig, RewardEnsemble, component_names, config_dict, load_ensemble, save_ensemble,
-                       schedule_for)
+from .ensemble import (KIND, RewardConfig, RewardEnsemble, component_names, config_dict, ensemble_from_checkpoint,
+                       save_ensemble, schedule_for)
 
 
 def component_recipe(kind: str, cfg: RewardConfig) -> dict:
@@ -44,7 +44,8 @@ def assemble_ensemble(cfg: RewardConfig, sources: dict[str, str | Path], out_dir
     for name in names:
         run = Path(sources[name])
         if run not in runs:
-            runs[run] = (load_ensemble(run / CHECKPOINT_NAME), load_checkpoint(run / CHECKPOINT_NAME).meta)
+            ckpt = load_checkpoint(run / CHECKPOINT_NAME, kind=KIND)
+            runs[run] = (ensemble_from_checkpoint(ckpt).eval(), ckpt.meta)
         ensemble, _ = runs[run]
         kind = name.split("/")[0]
         if name not in ensemble.names:

@@ -261,7 +261,11 @@ def save_ensemble(ensemble: RewardEnsemble, path: str | Path, meta: dict | None 
 def load_ensemble(name_or_path: str | Path = "rewards", device: str | torch.device = "cpu") -> RewardEnsemble:
     """A saved ensemble (a path, a run folder, runs/<name>/ or a shipped <name>.pt), in eval
     mode. A missing, damaged or mismatched file is one MinigaptError line."""
-    ckpt = load_checkpoint(resolve_checkpoint(name_or_path), kind=KIND)
+    return ensemble_from_checkpoint(load_checkpoint(resolve_checkpoint(name_or_path), kind=KIND)).to(device).eval()
+
+
+def ensemble_from_checkpoint(ckpt) -> RewardEnsemble:
+    """The RewardEnsemble a loaded reward checkpoint holds (for callers that also need its meta)."""
     cfg = RewardConfig(**ckpt.model_config)
     names = ckpt.meta.get("names") or component_names(cfg)
     ens = RewardEnsemble(cfg, {n: build_reward_model(n.split("/")[0], cfg) for n in names})
@@ -270,4 +274,4 @@ def load_ensemble(name_or_path: str | Path = "rewards", device: str | torch.devi
     except RuntimeError as e:
         raise MinigaptError(f"checkpoint {ckpt.path} does not match its reward config: "
                             f"{str(e).splitlines()[0][:160]}") from None
-    return ens.to(device).eval()
+    return ens
