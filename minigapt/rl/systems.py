@@ -27,10 +27,11 @@ add a row (or call `train_system` with the same overrides) to try another.
 | gapt-long         | gapt        | twice the updates                                 | longer    |
 | gapt-always-long  | gapt        | twice the updates, D every K_int to the end      | longer    |
 
-Why gapt-no-rules and gapt-invalid-only unmask: with `mask_invalid` on (our default) the policy cannot emit a
-malformed chord part at all, so removing the rules could not show the paper's hack (chord
-parts that break the onset-then-holds pattern). With it off the policy samples from the whole
-vocabulary, as the authors' does, and only the -10 invalid penalty stands in the way.
+Why gapt-no-rules and gapt-invalid-only unmask: with `mask_invalid` on (our default) the
+policy cannot emit a malformed chord part at all, so removing the rules could not show the
+paper's hack (chord parts that break the onset-then-holds pattern). With it off the policy
+samples from the whole vocabulary, as the authors' does, and only the -10 invalid penalty
+stands in the way.
 
 The "search" rows are discriminator schedules tried at course scale when GAPT lost harmony
 with the paper's schedule (issues #6, #9; notebook 05 compares them on validation melodies,
