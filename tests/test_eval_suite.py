@@ -217,8 +217,11 @@ def test_every_named_run_resolves_to_a_valid_config_at_every_scale():
     assert changed_fields("gapt-adv05", "course") == {"adversarial_weight": (1.0, 0.5)}
     assert changed_fields("gapt-warm24", "course") == {"discriminator.warmup_updates": (60, 24),
                                                        "discriminator.steps_per_event": (8, 20)}
+    # "to the end" at every scale: D's warm-up cadence lasts the run's own number of updates
+    assert changed_fields("gapt-always", "paper") == {"discriminator.warmup_updates": (200, 1000)}
     assert changed_fields("gapt-always-long", "course", against="gapt-long") == {"discriminator.warmup_updates": (60, 240)}
-    for name in LONGER[:3]:
+    assert changed_fields("gapt-always-long", "paper", against="gapt-long") == {"discriminator.warmup_updates": (200, 2000)}
+    for name in ("realchords-long", "gapt-no-adv-long", "gapt-long"):
         base = name.removesuffix("-long")
         assert changed_fields(name, "course", against=base) == {"updates": (120, 240)}
         assert changed_fields(name, "paper", against=base) == {"updates": (1000, 2000)}

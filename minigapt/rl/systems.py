@@ -60,7 +60,8 @@ class NamedRun:
     system: str
     """The recipe it starts from (one of rl.config.SYSTEMS)."""
     overrides: dict = field(default_factory=dict)
-    """RLConfig fields it changes; "discriminator" holds DiscriminatorConfig fields to change."""
+    """RLConfig fields it changes; "discriminator" holds DiscriminatorConfig fields to change
+    (warmup_updates None: D's warm-up cadence lasts the whole run, so the gate never decides)."""
     table: str = "Table 1"
     """Where the paper reports it."""
     label: str = ""
@@ -86,15 +87,15 @@ def _entries() -> list[NamedRun]:
                  "Exclude Rules + Invalid Penalty (α=1, β=0, γ=1, +R_invalid)"),
         NamedRun("gapt-tau06", "gapt", {"discriminator": {"tau": 0.6}}, "search",
                  "GAPT, gate at tau 0.6 (D(fake) ~ 0.45)"),
-        NamedRun("gapt-always", "gapt", {"discriminator": {"warmup_updates": 120}}, "search",
-                 "GAPT, D every K_int updates to update 120 (a whole course run)"),
+        NamedRun("gapt-always", "gapt", {"discriminator": {"warmup_updates": None}}, "search",
+                 "GAPT, D every K_int updates to the end (no gate)"),
         NamedRun("gapt-adv05", "gapt", {"adversarial_weight": 0.5}, "search", "GAPT, gamma 0.5"),
         NamedRun("gapt-warm24", "gapt", {"discriminator": {"warmup_updates": 24, "steps_per_event": 20}}, "search",
                  "GAPT, D's warm-up over the first 20% of the run (5 events x 20 steps)"),
         NamedRun("realchords-long", "realchords", {}, "longer", "ReaLchords, twice the updates", 2.0),
         NamedRun("gapt-no-adv-long", "gapt-no-adv", {}, "longer", "GAPT w/o Adv., twice the updates", 2.0),
         NamedRun("gapt-long", "gapt", {}, "longer", "GAPT, twice the updates", 2.0),
-        NamedRun("gapt-always-long", "gapt", {"discriminator": {"warmup_updates": 240}}, "longer",
+        NamedRun("gapt-always-long", "gapt", {"discriminator": {"warmup_updates": None}}, "longer",
                  "GAPT, twice the updates, D every K_int updates to the end (no gate)", 2.0),
     ]
 
@@ -119,13 +120,17 @@ def named_run(name: str) -> NamedRun:
 
 def resolve_overrides(name: str, scale: str) -> dict:
     """The RLConfig overrides of `name` at `scale` (a "discriminator" dict of changes becomes
-    the scale's DiscriminatorConfig with those fields replaced; updates_factor scales the preset's updates)."""
+    the scale's DiscriminatorConfig with those fields replaced, a warmup_updates of None the run's
+    updates; updates_factor scales the preset's updates)."""
     entry = named_run(name)
     out, preset = dict(entry.overrides), RLConfig.preset(scale, entry.system)
     if entry.updates_factor != 1.0:
         out["updates"] = round(preset.updates * entry.updates_factor)
     if "discriminator" in out:
-        out["discriminator"] = dataclasses.replace(preset.discriminator, **out["discriminator"])
+        changes = dict(out["discriminator"])
+        if "warmup_updates" in changes and changes["warmup_updates"] is None:  # D's cadence to the run's end
+            changes["warmup_updates"] = out.get("updates", preset.updates)
+        out["discriminator"] = dataclasses.replace(preset.discriminator, **changes)
     return out
 
 
