@@ -55,6 +55,13 @@ def shipped_dir() -> Path:
     return repo_root() / "assets" / "checkpoints"
 
 
+def say_stale(why: str | None, training: bool) -> None:
+    """The train-or-load helpers' one line on a checkpoint that stood there but does not stand in
+    (`why`, None if there was none): '...: training anew' only when the caller trains now."""
+    if why:
+        print(f"{why}: {'training anew' if training else 'not trained here (skipped)'}")
+
+
 @dataclass
 class Checkpoint:
     kind: str

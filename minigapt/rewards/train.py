@@ -24,7 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import MinigaptError
-from ..models.checkpoint import CHECKPOINT_NAME, runs_dir, shipped_dir
+from ..models.checkpoint import CHECKPOINT_NAME, runs_dir, say_stale, shipped_dir
 from ..music.tokens import deinterleave_batch
 from ..train.schedule import warmup_cosine
 from .encoders import n_parameters
@@ -207,7 +207,7 @@ def train_or_load_rewards(name: str = "rewards", cfg: RewardConfig | None = None
             return ensemble
         stale.append(f"the shipped reward models {shipped} were trained with another config")
     for why in stale:
-        print(f"{why}: training anew")
+        say_stale(why, training=True)
     return train_rewards(cfg, data, run_dir, data_dir=data_dir, progress=progress, device=device)
 
 

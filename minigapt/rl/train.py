@@ -33,7 +33,7 @@ import torch
 from ..atomic import atomic_write
 from ..config import json_data
 from ..data.dataset import DataConfig, train_sampler
-from ..models.checkpoint import load_checkpoint, build_model, runs_dir, save_checkpoint, shipped_dir
+from ..models.checkpoint import build_model, load_checkpoint, runs_dir, save_checkpoint, say_stale, shipped_dir
 from ..models.decoder import ValueModel
 from ..rewards.ensemble import fingerprint
 from ..train.schedule import warmup_cosine
@@ -311,11 +311,9 @@ def train_or_load_rl(cfg: RLConfig, policy, anchor, ensemble, data, *, eval_melo
             print(f"loaded the shipped checkpoint {shipped}")  # same recipe, scale, seed and R_coh
             return load_run(shipped, kind=kind)
     if not train_missing and not retrain:
-        if stale:
-            print(f"{stale}: not trained here (skipped)")
+        say_stale(stale, training=False)
         return None
-    if stale:
-        print(f"{stale}: training anew")
+    say_stale(stale, training=True)
     adversary = adversary_factory() if adversary_factory is not None and cfg.adversarial_weight else None
     return train_rl(cfg, policy, anchor, ensemble, data, folder, eval_melodies=eval_melodies,
                     adversary=adversary, progress=progress, base=base, task=task, device=device)

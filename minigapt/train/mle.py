@@ -36,7 +36,7 @@ from ..errors import MinigaptError
 from ..eval.harmony import note_in_chord_ratio
 from ..models.anchor import OfflineAnchor
 from ..models.checkpoint import (CHECKPOINT_NAME, build_model, load_checkpoint, runs_dir,
-                                 save_checkpoint, shipped_dir)
+                                 save_checkpoint, say_stale, shipped_dir)
 from ..models.decoder import ModelConfig, OnlinePolicy, count_parameters
 from ..music.tokens import EOS, PAD, VOCAB, deinterleave_batch
 from .schedule import warmup_cosine
@@ -390,11 +390,9 @@ def train_or_load(name: str, cfg: TrainConfig, *, kind: str = "online", data=Non
             print(f"loaded the shipped checkpoint {shipped} ({cfg.scale} scale)")
             return build_model(ckpt)
     if not train_missing and not retrain:
-        if stale:
-            print(f"{stale}: not trained here (skipped)")
+        say_stale(stale, training=False)
         return None
-    if stale:
-        print(f"{stale}: training anew")
+    say_stale(stale, training=True)
     if kind in ("online", "offline"):
         train = train_online if kind == "online" else train_offline
         return train(cfg, data, run_dir, data_dir=data_dir, progress=progress, device=device)
