@@ -37,6 +37,12 @@ QUALITIES: dict[str, tuple[int, ...]] = {
 }
 QUALITY_NAMES = tuple(QUALITIES)
 
+# quality -> the triad underneath it (7ths and 6ths dropped, suspensions and power chords kept):
+# note-in-triad scores every chord as this triad, so added tones cannot buy harmony.
+TRIAD_OF = {"": "", "m": "m", "7": "", "maj7": "", "m7": "m", "dim": "dim", "aug": "aug",
+            "m7b5": "dim", "dim7": "dim", "6": "", "m6": "m", "sus4": "sus4", "sus2": "sus2",
+            "7sus4": "sus4", "mmaj7": "m", "5": "5"}
+
 # Spellings seen in the sources (ABC, MusicXML figures, Harte/POP909, jazz charts) -> quality.
 _SUFFIX_ALIASES = {
     "": "", "M": "", "maj": "", "major": "", "add9": "", "add2": "", "(add9)": "", "2": "",
@@ -83,6 +89,12 @@ def split_chord_name(name: str) -> tuple[int, str]:
 def chord_pitch_classes(name: str) -> frozenset[int]:
     root, quality = split_chord_name(name)
     return frozenset((root + i) % 12 for i in QUALITIES[quality])
+
+
+def triad_pitch_classes(name: str) -> frozenset[int]:
+    """The pitch classes of the chord reduced to its triad (TRIAD_OF): 'G7' -> G B D."""
+    root, quality = split_chord_name(name)
+    return frozenset((root + i) % 12 for i in QUALITIES[TRIAD_OF[quality]])
 
 
 def transpose_chord_name(name: str, semitones: int) -> str:

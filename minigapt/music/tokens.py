@@ -18,7 +18,7 @@ from functools import cached_property
 import numpy as np
 
 from ..errors import SkipSong
-from .chords import all_chord_names, chord_pitch_classes, split_chord_name, chord_name
+from .chords import all_chord_names, chord_name, chord_pitch_classes, split_chord_name, triad_pitch_classes
 from .song import ChordEvent, Note, Song
 
 PAD, BOS, EOS, SILENCE = 0, 1, 2, 3
@@ -136,6 +136,14 @@ class Vocab:
         m = np.zeros((self.n_chords, 12), bool)
         for i, c in enumerate(self.chord_names):
             m[i, list(chord_pitch_classes(c))] = True
+        return m
+
+    @cached_property
+    def triad_pc_mask(self) -> np.ndarray:
+        """bool[n_chords, 12]: pitch classes of each chord reduced to its triad."""
+        m = np.zeros((self.n_chords, 12), bool)
+        for i, c in enumerate(self.chord_names):
+            m[i, list(triad_pitch_classes(c))] = True
         return m
 
     def transpose_table(self, semitones: int) -> np.ndarray:

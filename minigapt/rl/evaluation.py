@@ -6,11 +6,8 @@ import numpy as np
 import torch
 
 from ..data.dataset import eval_batch
-from ..errors import MinigaptError
-from ..eval.diversity import diversity_summary
-from ..eval.harmony import note_in_chord_ratio
+from ..eval.measures import evaluate_parts
 from ..generate import rollout_online
-from ..rewards.penalties import rule_penalty
 from ..train.mle import frames_from_streams
 
 EVAL_SEED = 1234  # the evaluation's sampling seed: the same for every run and every checkpoint
@@ -40,19 +37,9 @@ def sample_accompaniments(policy, melodies, samples: int = 1, temperature: float
     return x.numpy(), r.chords.cpu().numpy()
 
 
-def evaluate_chords(x, y, ensemble=None) -> dict[str, float]:
-    """Harmony, rewards and every diversity measure of a set of accompaniments."""
-    out = {"harmony": note_in_chord_ratio(x, y)}
-    emb = None
-    if ensemble is not None:
-        out["coherence"] = float(ensemble.score(x, y).mean())
-        try:
-            emb = ensemble.embed_chords(y).numpy()
-        except MinigaptError:  # an ensemble without a contrastive model: no Vendi
-            emb = None
-    out["rules"] = float(rule_penalty(x, y)[0].mean())
-    out.update(diversity_summary(y, emb))
-    return out
+def evaluate_chords(x, y, ensemble=None) -> dict:
+    """Harmony (three ways), rewards and every diversity measure of a set of accompaniments."""
+    return evaluate_parts(x, y, ensemble)
 
 
 def evaluate_policy(policy, melodies, ensemble=None, samples: int = 1, temperature: float = 1.0,

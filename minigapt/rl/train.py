@@ -98,7 +98,14 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def _round(d: dict) -> dict:
-    return {k: (round(v, 5) if isinstance(v, float) else v) for k, v in d.items()}
+    """Floats rounded; a [low, high] interval becomes two columns, key_low and key_high (CSV cells)."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, (list, tuple)) and len(v) == 2:
+            out[f"{k}_low"], out[f"{k}_high"] = v
+        else:
+            out[k] = v
+    return {k: (round(v, 5) if isinstance(v, float) else v) for k, v in out.items()}
 
 
 def train_rl(cfg: RLConfig, policy, anchor, ensemble, data, out_dir, *, eval_melodies=None,
