@@ -9,10 +9,9 @@ import torch
 import torch.nn.functional as F
 
 from minigapt.rl import train_rl
-from minigapt.rl.gapt import (Adversary, ChordDiscriminator, DiscriminatorConfig, adversarial_reward,
-                              discriminator_loss, load_discriminator, should_update,
+from minigapt.rl.gapt import (ChordDiscriminator, DiscriminatorConfig, adversarial_reward,
+                              adversary_for, discriminator_loss, load_discriminator, should_update,
                               smoothed_targets)
-from minigapt.rl.rollout import Episodes
 
 from test_rl import FakeEnsemble, _smoke_cfg, _tiny_world
 
@@ -99,7 +98,7 @@ def test_gapt_run_logs_discriminator_steps_per_phase(tmp_path):
     cfg = _smoke_cfg(system="gapt", updates=4)
     cfg.discriminator = DiscriminatorConfig(dim=32, n_layers=1, n_heads=2, warmup_updates=4, update_every=2,
                                             tau=1e9, lr=1e-3)
-    adversary = Adversary(cfg.discriminator, cfg.minibatch_size, seed=0)
+    adversary = adversary_for(cfg)  # seed 0
     run = train_rl(cfg, policy, anchor, FakeEnsemble(), data, tmp_path, adversary=adversary, progress=False)
     m = run.metrics
     assert [r["d_updated"] for r in m] == [1.0, 0.0, 1.0, 0.0]

@@ -16,8 +16,9 @@ from minigapt.models.decoder import ModelConfig, OnlinePolicy
 from minigapt.music.tokens import VOCAB
 from minigapt.rl import RLConfig, train_rl
 from minigapt.rl.grpo import group_advantages
-from minigapt.rl.ppo import clipped_policy_loss, explained_variance, gae, normalise
-from minigapt.rl.rollout import Episodes, NonFiniteError, compose_rewards, token_rewards
+from minigapt.rl.ppo import (Episodes, NonFiniteError, clipped_policy_loss, explained_variance, gae, normalise,
+                             token_rewards)
+from minigapt.rl.task import compose_rewards
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -125,7 +126,7 @@ def _episodes(B=3, T=6):
     x = torch.full((B, T), VOCAB.melody_on(60))
     y = torch.full((B, T), G_MAJOR)
     y[0] = C_MAJOR
-    return Episodes(melody=x, chords=y, real_chords=y.clone(), mask=torch.ones(B, T), kl=torch.ones(B, T))
+    return Episodes(given=x, played=y, real=y.clone(), mask=torch.ones(B, T), kl=torch.ones(B, T))
 
 
 def test_reward_is_alpha_coherence_plus_beta_rules_plus_gamma_adversarial():

@@ -17,8 +17,8 @@ given the data's melodies) and earns the same reward with the parts swapped:
 * KL to the offline melody model (agents/melody.py), PPO with a critic (rl/ppo.py, unchanged).
 
 Everything runs through rl/train.py's loop with `MELODY_TASK`: the Episodes of an update hold
-the data's chords in `melody` (the part given) and the agent's melody in `chords` (the part
-played); see rl/rollout.py. The config is GAPT's preset at each scale (`RLConfig.preset(scale,
+the data's chords in `given` and the agent's melody in `played` (rl/ppo.py's stages do not
+care which is which; rl/task.py holds the swap). The config is GAPT's preset at each scale (`RLConfig.preset(scale,
 "gapt")`), the same sizes, so a course run costs what a chord GAPT run does (~8-10 min of one
 core); it is saved as system "gapt" under the run name melody-gapt.
 """
@@ -32,8 +32,8 @@ from ..eval.diversity import vendi_score
 from ..eval.harmony import note_in_chord_ratio
 from ..rl.config import RLConfig
 from ..rl.gapt import adversary_for
-from ..rl.rollout import compose_rewards, sample_melodies
-from ..rl.train import RLRun, RLTask, train_or_load_rl
+from ..rl.task import RLTask, compose_rewards, sample_melodies
+from ..rl.train import RLRun, train_or_load_rl
 from .evaluation import tower_embeddings, evaluate_melody_agent, melody_summary
 from .melody import MLE_NAME, MelodyModels, melody_data_config
 
@@ -50,7 +50,7 @@ def sample_chords(sampler, n: int, group_size: int = 1):
 
 def melody_batch_stats(ep, ensemble) -> dict[str, float]:
     """Per-update diagnostics: harmony, the melody's Vendi and counts."""
-    x, y = ep.chords.cpu().numpy(), ep.melody.cpu().numpy()  # the agent's melody, the data's chords
+    x, y = ep.played.cpu().numpy(), ep.given.cpu().numpy()  # the agent's melody, the data's chords
     out = {"harmony": note_in_chord_ratio(x, y), **melody_summary(x)}
     z = tower_embeddings(ensemble, "embed_melodies", x)
     if z is not None:

@@ -224,9 +224,9 @@ def bench_rollout(args) -> dict:
 def bench_ppo_update(args) -> dict:
     """Seconds per 1000 chord tokens of one PPO update (`rl.ppo.ppo_update`: values and GAE, then
     the preset's epochs x minibatches of actor and critic steps) on one batch of episodes
-    collected as in `rollout` (rl.rollout.collect) and scored against a random-init offline
+    collected as in `rollout` (rl.ppo.collect) and scored against a random-init offline
     anchor of the scale (score_policy). Random sequence rewards become token rewards
-    (rollout.token_rewards, whitened as the preset says), so no reward model is needed; the
+    (ppo.token_rewards, whitened as the preset says), so no reward model is needed; the
     critic and optimisers are built as rl/train.py builds them. Only ppo_update is timed; best of
     --repeats on the same batch (the actor moves between repeats, the work does not)."""
     import torch
@@ -234,8 +234,7 @@ def bench_ppo_update(args) -> dict:
     from ..models.anchor import OfflineAnchor
     from ..models.decoder import ValueModel
     from ..music.tokens import PAD
-    from ..rl.ppo import ppo_update
-    from ..rl.rollout import collect, score_policy, standardise, token_rewards
+    from ..rl.ppo import collect, ppo_update, score_policy, standardise, token_rewards
     from ..train.mle import TrainConfig
 
     cfg, melody = _rl_melodies(args)

@@ -262,6 +262,12 @@ def deinterleave_batch(streams, chord_first: bool = True):
     return (second, first) if chord_first else (first, second)
 
 
+
+def frames_from_streams(streams):
+    """Chord-first streams [B, 2T + 2] (numpy or torch) -> (melody, chord) frames [B, T], EOS
+    turned into PAD: what a training crop becomes for rollouts and the reward models."""
+    return deinterleave_batch(streams)
+
 def song_to_tokens(song: Song, chord_first: bool = True, vocab: Vocab = VOCAB) -> np.ndarray:
     return interleave(melody_frames(song, vocab), chord_frames(song, vocab), chord_first)
 

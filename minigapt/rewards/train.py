@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from ..errors import MinigaptError
 from ..models.checkpoint import CHECKPOINT_NAME, runs_dir, say_stale, shipped_dir
 from ..music.tokens import deinterleave_batch
-from ..train.schedule import warmup_cosine
+from ..schedule import warmup_cosine
 from .encoders import n_parameters
 from .ensemble import (RewardConfig, RewardEnsemble, build_reward_model, component_names, config_dict,
                        load_ensemble, save_ensemble, schedule_for)

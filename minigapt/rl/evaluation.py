@@ -8,7 +8,7 @@ import torch
 from ..data.dataset import eval_batch
 from ..eval.measures import evaluate_parts
 from ..generate import rollout_online
-from ..train.mle import frames_from_streams
+from ..music.tokens import frames_from_streams
 
 EVAL_SEED = 1234  # the evaluation's sampling seed: the same for every run and every checkpoint
 

@@ -17,7 +17,8 @@ from ..data.catalog import DataNotFound, load_songs
 from ..data.dataset import DataConfig, load_frames, to_frames
 from ..models.checkpoint import runs_dir
 from ..rewards.train import rewards_for_scale
-from ..train.mle import TrainConfig, frames_from_streams, train_or_load
+from ..music.tokens import frames_from_streams
+from ..train.mle import TrainConfig, train_or_load
 from .config import RLConfig
 from .evaluation import evaluation_set
 from .train import RLRun, train_or_load_rl

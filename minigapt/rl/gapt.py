@@ -15,7 +15,7 @@ optimiser has its own warmup + cosine schedule that advances only when D steps.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,9 +24,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..models.checkpoint import CHECKPOINT_NAME, build_model, load_checkpoint, register_model_kind
+from ..models.modes import eval_mode
 from ..music.tokens import BOS, VOCAB
 from ..rewards.encoders import FrameEncoder, pool
-from ..train.schedule import warmup_cosine
 
 
 @dataclass
@@ -126,69 +126,43 @@ def discriminator_loss(d: ChordDiscriminator, x, y_real, y_fake, smoothing: floa
     return loss, {"d_loss": float(loss.detach()), "d_acc": float(acc)}
 
 
+@dataclass
 class Adversary:
-    """The discriminator inside the RL loop (rl/train.py calls reward() in stage 3 and
-    observe() after the policy update)."""
+    """The discriminator's side of an RL run: D, its optimiser and random stream, and what
+    Algorithm 1's schedule has seen so far. rl/ppo.py's stage 7 (discriminator_update) advances
+    it; build one with `adversary_for`."""
 
-    def __init__(self, cfg: DiscriminatorConfig, minibatch_size: int, seed: int = 0):
-        torch.manual_seed(seed + 10_000)  # D's initialisation: its own stream, seeded
-        self.cfg, self.minibatch_size = cfg, minibatch_size
-        self.d = ChordDiscriminator(cfg).eval()
-        self.opt = torch.optim.AdamW(self.d.parameters(), lr=cfg.lr, betas=(0.9, 0.95),
-                                     weight_decay=cfg.weight_decay)
-        self.generator = torch.Generator().manual_seed(seed + 10_001)
-        self.recent_adv: list[float] = []
-        self.steps = {"warmup": 0, "gated": 0}
-        self.events = {"warmup": 0, "gated": 0}
-        self.last_fake_prob = None
+    cfg: DiscriminatorConfig
+    """D's architecture and schedule."""
+    minibatch_size: int
+    """Rollouts per D step (the RL minibatch)."""
+    d: ChordDiscriminator
+    """D itself (kept in eval mode between its steps)."""
+    opt: torch.optim.Optimizer
+    """AdamW over D's parameters."""
+    generator: torch.Generator
+    """Which rollouts each D step samples."""
+    recent_adv: list[float] = field(default_factory=list)
+    """Mean R_adv of each RL update so far (the gate reads the last gate_window)."""
+    steps: dict[str, int] = field(default_factory=lambda: {"warmup": 0, "gated": 0})
+    """D steps taken, per phase."""
+    events: dict[str, int] = field(default_factory=lambda: {"warmup": 0, "gated": 0})
+    """RL updates on which D stepped, per phase."""
 
     @torch.no_grad()
-    def reward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """R_adv of each chord part [B] (D in eval mode, no gradients)."""
-        self.d.eval()
-        p = self.d.prob_real(x, y)
-        self.last_fake_prob = p
-        return adversarial_reward(p)
+    def reward(self, given: torch.Tensor, played: torch.Tensor) -> torch.Tensor:
+        """R_adv of each played part [B] under D as it is now (eval mode, no gradients)."""
+        with eval_mode(self.d):
+            return adversarial_reward(self.d.prob_real(given, played))
 
-    def observe(self, ep, update: int) -> dict[str, float]:
-        """After RL update `update` (from 0): log D on this batch, then step D if the schedule says so."""
-        with torch.no_grad():
-            self.d.eval()
-            p_fake = self.last_fake_prob if self.last_fake_prob is not None else self.d.prob_real(ep.melody, ep.chords)
-            p_real = self.d.prob_real(ep.melody, ep.real_chords)
-        r_adv = float(adversarial_reward(p_fake).mean())
-        self.recent_adv.append(r_adv)
-        stats = {"d_prob_real": float(p_real.mean()), "d_prob_fake": float(p_fake.mean()),
-                 "d_acc": float(((p_real > 0.5).float().mean() + (p_fake <= 0.5).float().mean()) / 2),
-                 "r_adv_window": sum(self.recent_adv[-self.cfg.gate_window:]) / min(len(self.recent_adv),
-                                                                                     self.cfg.gate_window)}
-        step, phase = should_update(update, self.recent_adv, self.cfg)
-        losses = []
-        if step:
-            self.events[phase] += 1
-            n_steps = self.cfg.steps_per_event or max(1, len(ep) // self.minibatch_size)
-            self.d.train()
-            for _ in range(n_steps):
-                idx = torch.randperm(len(ep), generator=self.generator)[:self.minibatch_size]
-                lr = warmup_cosine(sum(self.steps.values()), self.cfg.lr, self.cfg.warmup_steps,
-                                   self.cfg.total_steps, 0.1)
-                for g in self.opt.param_groups:
-                    g["lr"] = lr
-                loss, _ = discriminator_loss(self.d, ep.melody[idx], ep.real_chords[idx], ep.chords[idx],
-                                             self.cfg.label_smoothing)
-                self.opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.d.parameters(), 1.0)
-                self.opt.step()
-                self.steps[phase] += 1
-                losses.append(loss.item())
-            self.d.eval()
-        self.last_fake_prob = None
-        stats.update({"d_updated": float(step), "d_loss": sum(losses) / len(losses) if losses else float("nan"),
-                      "d_steps_warmup": float(self.steps["warmup"]), "d_steps_gated": float(self.steps["gated"]),
-                      "d_events_warmup": float(self.events["warmup"]),
-                      "d_events_gated": float(self.events["gated"])})
-        return stats
+
+def adversary_for(rl_cfg) -> Adversary:
+    """The adversary an RLConfig asks for (its `discriminator` field), seeded by its seed."""
+    cfg, seed = rl_cfg.discriminator, rl_cfg.seed
+    torch.manual_seed(seed + 10_000)  # D's initialisation: its own stream, seeded
+    d = ChordDiscriminator(cfg).eval()
+    opt = torch.optim.AdamW(d.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay)
+    return Adversary(cfg, rl_cfg.minibatch_size, d, opt, torch.Generator().manual_seed(seed + 10_001))
 
 
 register_model_kind("discriminator", lambda d: ChordDiscriminator(DiscriminatorConfig(**d)))
@@ -214,7 +188,3 @@ def load_discriminator(path) -> ChordDiscriminator:
     """A GAPT run's discriminator (its run folder, its policy checkpoint, or the file), in eval mode."""
     return build_model(load_checkpoint(discriminator_path(path), kind="discriminator"))
 
-
-def adversary_for(rl_cfg) -> Adversary:
-    """The adversary an RLConfig asks for (its `discriminator` field), seeded by its seed."""
-    return Adversary(rl_cfg.discriminator, rl_cfg.minibatch_size, rl_cfg.seed)

@@ -1,19 +1,17 @@
-"""The RL loop: collect -> score -> reward -> update, with logs, evaluation and checkpoints.
+"""The RL loop around rl/ppo.py's method: per-update learning rates, logs, evaluation,
+checkpoints and device moves.
 
     for update in range(cfg.updates):
-        1. collect      the policy accompanies a batch of training melodies (rollout.collect)
-        2. score        old log-probs, KL to the anchor, entropy       (rollout.score_policy)
-        3. reward       alpha R_coh + beta R_rules + gamma R_adv       (rollout.compose_rewards)
+        1. collect      the policy plays along with a batch of training crops   (ppo.collect)
+        2. score        old log-probs, KL to the anchor, entropy               (ppo.score_policy)
+        3. reward       alpha R_coh + beta R_rules + gamma R_adv               (task.rewards)
         4-6. update     PPO (ppo.ppo_update) or Dr.GRPO (grpo.grpo_update)
-        7. adversary    GAPT's discriminator may step, after the rewards were computed (rl/gapt.py)
+        7. adversary    GAPT's discriminator may step, after the rewards        (ppo.discriminator_update)
 
 Every update appends a row to metrics.csv; every eval_every updates the policy accompanies the
 fixed evaluation melodies (eval.csv). A NaN anywhere stops the run with one line and leaves the
-last good checkpoint in place; Ctrl-C saves what was learnt.
-
-The steps that depend on which part the policy plays (its training data, what it is given,
-its rewards, its diagnostics and evaluation) come from an `RLTask`: the chord policy's by
-default; minigapt.agents.melody_rl passes the melody agent's.
+last good checkpoint in place; Ctrl-C saves what was learnt. Which part the policy plays comes
+from an `RLTask` (rl/task.py).
 """
 from __future__ import annotations
 
@@ -26,53 +24,24 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
+from tqdm.auto import tqdm
 
 from ..atomic import atomic_write
-from ..config import json_data
-from ..data.dataset import DataConfig, train_sampler
+from ..config import json_data, resolve_device
+from ..data.dataset import train_sampler
 from ..models.checkpoint import build_model, load_checkpoint, runs_dir, save_checkpoint, say_stale, shipped_dir
 from ..models.decoder import ValueModel
 from ..rewards.ensemble import fingerprint
-from ..train.schedule import warmup_cosine
+from ..schedule import warmup_cosine
 from .config import RLConfig
-from .evaluation import evaluate_policy
 from .gapt import discriminator_path
 from .grpo import grpo_update
-from .ppo import ppo_update
-from .rollout import NonFiniteError, batch_stats, collect, compose_rewards, sample_melodies, score_policy
+from .ppo import NonFiniteError, collect, discriminator_update, ppo_update, score_policy
+from .task import CHORD_TASK, RLTask
 
 CHECKPOINT_NAME = "model.pt"
-
-
-def chord_batch_stats(ep, ensemble) -> dict[str, float]:
-    """The chord policy's per-update diagnostics (harmony, chord diversity)."""
-    return batch_stats(ep, getattr(ensemble, "embed_chords", None))
-
-
-@dataclass(frozen=True)
-class RLTask:
-    """What the loop does that depends on the part the policy plays (defaults: the chord
-    policy accompanying the data's melodies)."""
-
-    data: Callable[[str], DataConfig] = DataConfig.preset
-    """scale -> the DataConfig the training crops come from (crop length: RLConfig.crop_frames)."""
-    sample: Callable = sample_melodies
-    """(sampler, n, group_size) -> (the part the policy is given, the data's own version of the
-    part it plays), frames [n, T] each."""
-    rewards: Callable = compose_rewards
-    """Stage 3: (ep, ensemble, cfg, adversary) -> None, fills ep's rewards."""
-    stats: Callable = chord_batch_stats
-    """(ep, ensemble) -> per-update diagnostics for metrics.csv."""
-    evaluate: Callable = evaluate_policy
-    """(policy, eval set, ensemble, samples, temperature, mask_invalid=) -> metrics for eval.csv."""
-    progress_key: str = "distinct_chords_per_sequence"
-    """The diagnostic shown beside reward and harmony on the progress bar."""
-
-
-CHORD_TASK = RLTask()
 
 
 @dataclass
@@ -117,10 +86,6 @@ def train_rl(cfg: RLConfig, policy, anchor, ensemble, data, out_dir, *, eval_mel
     agent's task: chord frames). Writes out_dir/{model.pt, metrics.csv, eval.csv, config.json}.
     device: where the networks run (None: MINIGAPT_DEVICE, else the CPU; config.resolve_device);
     the anchor and the ensemble visit it for the run and the policy comes back on the CPU."""
-    from tqdm.auto import tqdm
-
-    from ..config import resolve_device
-
     device = resolve_device(device)  # a GPU that is not there: one line, nothing written
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -183,7 +148,7 @@ def train_rl(cfg: RLConfig, policy, anchor, ensemble, data, out_dir, *, eval_mel
                 stats = ppo_update(actor, critic, ep, actor_opt, critic_opt, cfg, generator)
             else:
                 stats = grpo_update(actor, ep, actor_opt, cfg, generator)
-            adv_stats = adversary.observe(ep, update) if adversary is not None else {}  # 7.
+            adv_stats = discriminator_update(adversary, ep, update) if adversary is not None else {}  # 7.
             row = {"update": update + 1, "seconds": time.perf_counter() - t0, **lrs,
                    "reward": float(ep.sequence_reward.mean()),
                    **{k: float(v.mean()) for k, v in ep.reward_terms.items()},

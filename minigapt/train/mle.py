@@ -38,8 +38,8 @@ from ..models.anchor import OfflineAnchor
 from ..models.checkpoint import (CHECKPOINT_NAME, build_model, load_checkpoint, runs_dir,
                                  save_checkpoint, say_stale, shipped_dir)
 from ..models.decoder import ModelConfig, OnlinePolicy, count_parameters
-from ..music.tokens import EOS, PAD, VOCAB, deinterleave_batch
-from .schedule import warmup_cosine
+from ..music.tokens import EOS, PAD, VOCAB, deinterleave_batch, frames_from_streams  # noqa: F401 (notebooks import it from here)
+from ..schedule import warmup_cosine
 
 TRANSPOSE_TABLES = np.stack([VOCAB.transpose_table(k) for k in range(12)]).astype(np.int64)
 
@@ -125,11 +125,6 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 
 
 # --- losses ------------------------------------------------------------------------------------
-def frames_from_streams(streams: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Chord-first streams [B, 2T+2] -> (melody, chords) frames [B, T], EOS turned into PAD."""
-    return deinterleave_batch(streams)
-
-
 def _mean(ce: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (ce * mask).sum() / mask.sum().clamp(min=1)
 
