@@ -1,4 +1,4 @@
-"""The melody jamming agent (paper 4.3, C.4; issue #7 item 7) and model-model interaction.
+"""The melody jamming agent (paper 4.3, C.4) and model-model interaction.
 
     melody.py       MelodyPolicy (online, melody-first stream) and MelodyAnchor (offline), MLE
     interaction.py  jam: the chord policy and the agent sample each frame at once (Eq. 1)

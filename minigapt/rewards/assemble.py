@@ -1,10 +1,7 @@
 """An ensemble built from the components of finished runs, without training anything.
 
-This is how the shipped course `rewards.pt` was made (issue 9): the course preset trains the
-full-input models 2,000 steps and the rhythm-only ones 400; a 2,000-step run had the former and
-the first course ensemble (400 steps for all) the latter, trained with the same recipe, seeds
-and data. Rather than retrain all eight (~17 min), each component was taken from the run that
-trained it with the preset's recipe. A component is taken only when its recipe -- the
+The shipped course `rewards.pt` was made this way (docs/experiments-history.md): each
+component taken from a finished run that trained it with the preset's recipe. A component is taken only when its recipe -- the
 preset's schedule for its type -- matches the source run's, so the result is what a fresh run
 of the preset would train, up to the randomness of training.
 """

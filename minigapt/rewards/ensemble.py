@@ -93,15 +93,9 @@ class RewardConfig:
         if scale == "smoke":  # seconds: plumbing only
             return cls(data, seeds=(0,), dim=32, n_layers=1, n_heads=2, proj_dim=32, batch_size=16,
                        steps=20, warmup_steps=4, eval_every=10, valid_pairs=32, scale=scale)
-        if scale == "course":  # ~17 min on one core
-            # The full-input models 2,000 steps, the rhythm-only ones 400 (the paper: 8,000 /
-            # 3,000 and 2,500 / 3,000). The first course ensemble trained all 8 for 400 steps:
-            # on 204 MLE samples of Nottingham validation melodies its R_coh correlated with
-            # harmony at Spearman 0.22 (the full-input models 0.14-0.46, the rhythm-only ones
-            # -0.10 to 0.00) and RL on it raised harmony by 0.01; the full-input models at 2,000
-            # steps correlate at 0.43-0.53 (0.64 together) and RL on them alone raised harmony
-            # by 0.06 but changed chords on every other frame, which the rhythm-only models
-            # (trained on shifted chords too) are there to penalise (issue 9).
+        if scale == "course":
+            # full-input models longer than rhythm-only ones: their R_coh tracks harmony, the
+            # rhythm-only ones penalise chord churn (docs/experiments-history.md)
             return cls(data, steps=2000, warmup_steps=200, eval_every=250,
                        steps_by_type={"rhythm_contrastive": 400, "rhythm_discriminative": 400}, scale=scale)
         # paper (C.2-C.3): 6 layers, dim 512, batch 196, 8k steps; lr is our choice

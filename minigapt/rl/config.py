@@ -6,7 +6,7 @@ A *system* is a named recipe (what notebooks, tables and shipped checkpoints cal
 | ------------ | --------- | --------- | ----- | ------------ | ------------- | ----------- |
 | realchords   | PPO       | yes       | yes   | yes          | no            | no          |
 | gapt-no-adv  | PPO       | yes       | yes   | yes          | yes           | no          |
-| gapt         | PPO       | yes       | yes   | yes          | yes           | yes (#6)    |
+| gapt         | PPO       | yes       | yes   | yes          | yes           | yes         |
 | grpo         | Dr.GRPO   | yes       | yes   | yes          | yes           | no          |
 | grpo-adv     | Dr.GRPO   | yes       | yes   | yes          | yes           | yes         |
 """
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from ..config import check_scale
 from ..errors import MinigaptError
+from ..rewards.penalties import TERMS as RULE_TERMS
 from .gapt import DiscriminatorConfig
 
 SYSTEMS = ("realchords", "gapt-no-adv", "gapt", "grpo", "grpo-adv")
@@ -66,14 +67,13 @@ class RLConfig:
     """alpha: weight of R_coh (the reward ensemble's mean z-score)."""
     rules_weight: float = 1.0
     """beta: weight of R_rules (invalid, silence, early stop, repetition penalties)."""
-    rule_terms: tuple[str, ...] = ("invalid", "silence", "early_stop", "repetition")
+    rule_terms: tuple[str, ...] = RULE_TERMS
     """Which rule penalties make up R_rules (ablation: ("invalid",) alone, Table 7)."""
     adversarial_weight: float = 0.0
     """gamma: weight of R_adv = -log(1 - D(y)) (GAPT's discriminator; 0 = off)."""
     whiten_rewards: bool = True
-    """PPO: standardise sequence rewards over each batch before GAE (our choice; measured at
-    course scale without it: R_coh fell from -1.97 to -2.48 in 20 updates while the zero-started
-    critic learnt the offset). Dr.GRPO uses raw rewards: its group mean is the baseline."""
+    """PPO: standardise sequence rewards over each batch before GAE (our choice: the critic
+    starts at 0). Dr.GRPO uses raw rewards: its group mean is the baseline."""
     kl_coef: float = 0.001
     """Per-chord-token KL(pi || offline anchor), subtracted from that token's reward."""
     entropy_coef: float = 0.0
@@ -105,10 +105,9 @@ class RLConfig:
     def __post_init__(self):
         self.betas = tuple(self.betas)
         self.rule_terms = tuple(self.rule_terms)
-        bad = set(self.rule_terms) - {"invalid", "silence", "early_stop", "repetition"}
+        bad = set(self.rule_terms) - set(RULE_TERMS)
         if bad:
-            raise MinigaptError(f"unknown rule penalty {sorted(bad)[0]!r}; choose from invalid, silence, "
-                                "early_stop, repetition")
+            raise MinigaptError(f"unknown rule penalty {sorted(bad)[0]!r}; choose from {', '.join(RULE_TERMS)}")
         if isinstance(self.discriminator, dict):  # read back from a checkpoint
             self.discriminator = DiscriminatorConfig(**self.discriminator)
         if self.reward_types is not None:
@@ -143,17 +142,8 @@ class RLConfig:
         return dataclasses.replace(self, **changes)
 
 
-# Course values, chosen by measurement on the 2-core machine (~4 s per update on one core; the
-# measurements quoted below were made with the first course reward ensemble, see rewards/ensemble.py):
-# - 32 rollouts per update (paper 384), 2 minibatches, 128-frame crops (paper 256), 120 updates
-#   (paper 1000): a run takes ~8-10 minutes on one core;
-# - actor lr 3e-4 (paper 5e-6): the policy is ~600x smaller and gets ~100x fewer rollouts; at
-#   1e-4 R_coh rose 0.4 in 60 updates, too slowly for a course run;
-# - GAE lambda 1.0 (paper 0.95): with a critic that starts from zero and 128 chord tokens per
-#   episode, lambda 0.95 gives the first ~100 tokens almost no credit (0.95^100 ~ 0.006) while
-#   the critic learns; measured at lr 3e-4: R_coh fell -1.79 -> -2.77 in 20 updates and the
-#   policy locked onto one held chord (a collapse the reward did not even pay for). With 1.0 the
-#   advantage is the whole (standardised) return minus the critic's value.
+# Course values: sized for ~8-10 min per run on one core; why each departs from the paper's
+# (lr, GAE lambda, the discriminator's steps, GRPO's entropy): docs/experiments-history.md.
 SCALE_PRESETS = {
     "smoke": dict(updates=4, rollouts_per_update=8, minibatch_size=4, group_size=2, crop_frames=32,
                   warmup_updates=1, eval_every=2, eval_melodies=8, eval_samples=1, eval_frames=32,
@@ -173,9 +163,7 @@ SCALE_PRESETS = {
 DISCRIMINATOR_PRESETS = {
     "smoke": dict(dim=32, n_layers=1, n_heads=2, lr=1e-3, warmup_steps=1, total_steps=10,
                   warmup_updates=2, update_every=1),
-    # course: the paper's 2 steps per event (one per minibatch) x 8 warm-up events would give D
-    # 16 steps, and a small D needs ~100 to leave chance (prototype); so 8 steps per event at
-    # lr 1e-3 and a warm-up over half the run (60 of 120 updates: 12 events, 96 steps)
+    # course: more D steps per event than the paper's one per minibatch, so a small D leaves chance
     "course": dict(dim=64, n_layers=2, n_heads=4, frames_per_position=4, lr=1e-3, warmup_steps=8,
                    total_steps=200, warmup_updates=60, update_every=5, gate_window=3, tau=1.0,
                    steps_per_event=8),
@@ -184,11 +172,7 @@ DISCRIMINATOR_PRESETS = {
 }
 
 _ENTROPY = {"smoke": 0.01, "course": 0.01, "paper": 0.01}
-# Dr.GRPO charges one reward per sequence with no critic: at course scale (32 rollouts, groups of 4)
-# the paper's 0.01 blew entropy up (0.5 -> 3.8 nats per chord, 53 distinct chords and 115 changes
-# per 128 frames, R_coh -3.7). Measured on Nottingham *validation* melodies, seed 0: entropy 0.001
-# -> R_coh -1.27, harmony 0.441, Vendi 6.50; 0.0 -> -1.66, 0.456, 4.37. 0.001 is the largest bonus
-# that stays sane (and the best reward), so GRPO's course preset uses it.
+# Dr.GRPO at course scale: the paper's 0.01 blows entropy up; 0.001 is the largest bonus that stays sane
 _GRPO_ENTROPY = {"smoke": 0.01, "course": 0.001, "paper": 0.01}
 SYSTEM_PRESETS = {
     scale: {

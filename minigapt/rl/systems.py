@@ -33,11 +33,9 @@ paper's hack (chord parts that break the onset-then-holds pattern). With it off 
 samples from the whole vocabulary, as the authors' does, and only the -10 invalid penalty
 stands in the way.
 
-The "search" rows are discriminator schedules tried at course scale when GAPT lost harmony
-with the paper's schedule (issues #6, #9; notebook 05 compares them on validation melodies,
-never on test melodies). The "longer" rows train twice as long (issue #9: at 120 updates GAPT
-has only 60 updates after D's warm-up); the learning-rate schedule stretches, D's warm-up stays
-at 60 updates except in gapt-always-long, where D learns every K_int updates to the end.
+The "search" rows are discriminator schedules compared on validation melodies (notebook 05);
+the "longer" rows train twice as long, D's warm-up staying at the preset's except in
+gapt-always-long. Why these rows exist: docs/experiments-history.md.
 
 Run folders: runs/<scale>/<name>-seed<seed>/, so the base systems share their runs with
 notebooks 04 and 05.
@@ -102,14 +100,13 @@ def _entries() -> list[NamedRun]:
 
 REGISTRY: dict[str, NamedRun] = {e.name: e for e in _entries()}
 MAIN_SYSTEMS = ("realchords", "gapt-no-adv", "gapt", "grpo", "grpo-adv", "gapt-dxy")
-"""The systems the evaluation compares over several seeds (issue #7 item 1)."""
+"""The systems the evaluation compares over several seeds."""
 ABLATIONS = ("gapt-coh2", "gapt-rules2", "gapt-adv2", "gapt-no-rules", "gapt-invalid-only")
 """The reward-weight ablations of Table 7 (one seed each by default)."""
 SEARCH = ("gapt-coh2", "gapt-rules2", "gapt-adv2", "gapt-tau06", "gapt-always", "gapt-adv05", "gapt-warm24")
-"""The GAPT variants notebook 05 compares on validation melodies (issue #6's search)."""
+"""The GAPT variants notebook 05 compares on validation melodies."""
 LONGER = ("realchords-long", "gapt-no-adv-long", "gapt-long", "gapt-always-long")
-"""Table 1's systems trained twice as long (course: 240 updates instead of 120; issue #9), and
-GAPT so long with D learning to the end (the one schedule the feasibility prototype saw work)."""
+"""Table 1's systems trained twice as long, and GAPT so long with D learning to the end."""
 
 
 def named_run(name: str) -> NamedRun:

@@ -14,7 +14,7 @@ only the chords, given the whole melody. Other kinds of model register their own
 (`register_trainer`: the melody agent of minigapt.agents and its offline model, which read the
 melody-first stream). At course scale some policy crops open in a wrong key
 (TrainConfig.wrong_key_start): the policy chooses its first chords before it hears the melody,
-and a plain MLE policy keeps following such an opening (online harmony 0.34 vs 0.45 with it).
+and a plain MLE policy keeps following such an opening.
 """
 from __future__ import annotations
 
@@ -106,11 +106,8 @@ class TrainConfig:
             return cls(model, data, steps=40, batch_size=8, lr=3e-3, warmup_steps=5,
                        eval_every=20, eval_songs=8, wrong_key_start=0.5, wrong_key_frames=16,
                        scale=scale)
-        if scale == "course":  # ~1.3 s/step on one free core (d=128, 4 layers, 16 x 514 tokens)
-            # 256-frame crops (the paper's, not the data preset's 128): the policy learns to
-            # use a long melody context, and a 512-token live stream fits without sliding.
-            # Wrong-key openings: online harmony on Nottingham test 0.335 -> 0.453 (ground truth
-            # 0.782), OpenEWLD 0.342 -> 0.428 (0.765), same steps and seed.
+        if scale == "course":
+            # 256-frame crops (the paper's): a long melody context, and a live stream that fits
             data = dataclasses.replace(data, crop_frames=256)
             return cls(model, data, steps=600, batch_size=16, lr=2e-3, warmup_steps=50,
                        eval_every=100, eval_songs=64, wrong_key_start=0.5, wrong_key_frames=32,
