@@ -36,6 +36,7 @@ import torch.nn.functional as F
 
 from .models.decoder import KVCache
 from .models.fast_decode import FastDecoder
+from .models.modes import eval_mode
 from .music.tokens import BOS, EOS, PAD, SILENCE, VOCAB
 
 _MASKS: dict = {}
@@ -227,9 +228,7 @@ def _run(*args, **kwargs) -> Rollout:
 def _run_inference(model, n_frames, melody, n_melody_given, chords, n_chords_given, batch, *,
                    temperature, generator, mask_invalid, use_cache, hop_frames,
                    need_entropy=True) -> Rollout:
-    was_training = model.training
-    model.eval()  # no dropout while generating (paper: dropout off during RL)
-    try:
+    with eval_mode(model):  # no dropout while generating (paper: dropout off during RL)
         device = next(model.parameters()).device
         T, B = n_frames, batch
         out_y = torch.full((B, T), PAD, dtype=torch.long, device=device)
@@ -263,8 +262,6 @@ def _run_inference(model, n_frames, melody, n_melody_given, chords, n_chords_giv
             out_y[:, t], out_x[:, t] = y, x
             prev_y, prev_x = y, x
         return Rollout(out_y, out_x, logp, sampled, ent if need_entropy else None)
-    finally:
-        model.train(was_training)
 
 
 def rollout_online(model, melody, *, chord_prefix=None, temperature: float = 1.0,
@@ -422,9 +419,7 @@ def sample_offline(anchor, melody, *, temperature: float = 1.0, generator=None, 
     melody = _as_long(melody, device)
     B, T = melody.shape
     g = _generator(generator, seed, device)
-    was_training = anchor.training
-    anchor.eval()
-    try:
+    with eval_mode(anchor):
         summary = anchor.encode(melody)
         cache = KVCache.empty(anchor.cfg, B, capacity=T, device=device)
         out = torch.full((B, T), PAD, dtype=torch.long, device=device)
@@ -435,5 +430,3 @@ def sample_offline(anchor, melody, *, temperature: float = 1.0, generator=None, 
                               mask_invalid, False)
             out[:, t] = prev = torch.where(melody[:, t] != PAD, y, PAD)
         return out
-    finally:
-        anchor.train(was_training)

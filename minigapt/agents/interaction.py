@@ -24,6 +24,7 @@ import torch
 
 from ..errors import MinigaptError
 from ..generate import _as_long, _Context, _sample, played_role
+from ..models.modes import eval_mode
 from ..music.tokens import BOS, PAD
 
 
@@ -67,14 +68,9 @@ def jam(chord_policy, melody_agent, n_duets: int, n_frames: int, *, seed: int = 
     forced_y, n_y = _prefix(chord_prefix, n_duets, device)
     forced_x, n_x = _prefix(melody_prefix, n_duets, device)
     g_y, g_x = (torch.Generator(device=device).manual_seed(s) for s in jam_seeds(seed))
-    was = chord_policy.training, melody_agent.training
-    chord_policy.eval(), melody_agent.eval()
-    try:
-        with torch.inference_mode():
-            x, y = _jam(chord_policy, melody_agent, n_duets, n_frames, forced_x, n_x, forced_y, n_y,
-                        g_x, g_y, temperature, mask_invalid, use_cache, hop_frames, device)
-    finally:
-        chord_policy.train(was[0]), melody_agent.train(was[1])
+    with eval_mode(chord_policy, melody_agent), torch.inference_mode():
+        x, y = _jam(chord_policy, melody_agent, n_duets, n_frames, forced_x, n_x, forced_y, n_y,
+                    g_x, g_y, temperature, mask_invalid, use_cache, hop_frames, device)
     return Duets(x.clone(), y.clone())  # plain tensors, usable under autograd
 
 

@@ -16,6 +16,7 @@ from collections import Counter
 
 import numpy as np
 
+from ..models.modes import eval_mode
 from ..music.chords import chord_name, split_chord_name
 from ..music.tokens import PAD, VOCAB, Vocab
 
@@ -60,12 +61,9 @@ def contrastive_retrieval(model, x, y, ks=(1, 5, 10), chunk: int = 256) -> dict:
     the similarity is its reward, the cosine of the two embeddings."""
     import torch
 
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
+    with eval_mode(model), torch.no_grad():
         zm = torch.cat([model.embed_melody(x[i:i + chunk]) for i in range(0, len(x), chunk)])
         zc = torch.cat([model.embed_chords(y[i:i + chunk]) for i in range(0, len(y), chunk)])
-    model.train(was_training)
     return retrieval_metrics((zm @ zc.T).cpu().numpy(), ks)
 
 

@@ -131,7 +131,3 @@ def pool(hidden: torch.Tensor, keep: torch.Tensor, how: str = "mean") -> torch.T
 def mlp_head(dim: int, out: int) -> nn.Sequential:
     """The 2-layer head on a pooled encoder output."""
     return nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, out))
-
-
-def n_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())

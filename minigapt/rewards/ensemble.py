@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from ..config import check_scale, json_data
 from ..data.dataset import DataConfig
 from ..errors import MinigaptError
 from ..models.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
+from ..models.modes import eval_mode
 from .contrastive import ContrastiveReward
 from .discriminative import DiscriminativeReward
 from .encoders import as_tokens
@@ -158,18 +158,6 @@ def component_names(cfg: RewardConfig) -> list[str]:
     return [f"{kind}/{seed}" for kind in cfg.types for seed in cfg.seeds]
 
 
-@contextmanager
-def eval_mode(module: nn.Module):
-    """Eval mode (dropout off) and no gradients for the duration; the old mode is restored."""
-    was_training = module.training
-    module.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        module.train(was_training)
-
-
 class RewardEnsemble(nn.Module):
     """Components named "<type>/<seed>"; buffers `mean`, `std` hold the normalisation stats."""
 
@@ -200,7 +188,7 @@ class RewardEnsemble(nn.Module):
         """{name: float [B]} unnormalised scores, computed in eval mode in chunks of `chunk`."""
         x, y = as_tokens(x, self.mean.device), as_tokens(y, self.mean.device)  # where the models are
         out = {}
-        with eval_mode(self):
+        with eval_mode(self), torch.no_grad():
             for name in self.select(use):
                 model = self.component(name)
                 out[name] = torch.cat([model.score(x[i:i + chunk], y[i:i + chunk]).float().cpu()
@@ -238,7 +226,7 @@ class RewardEnsemble(nn.Module):
         if name is None:
             raise MinigaptError(f"this reward ensemble has no contrastive model to {tower.replace('_', ' ')} with")
         model, a = self.component(name), as_tokens(a, self.mean.device)
-        with eval_mode(self):
+        with eval_mode(self), torch.no_grad():
             return torch.cat([getattr(model, tower)(a[i:i + chunk]).cpu() for i in range(0, len(a), chunk)])
 
 

@@ -25,9 +25,10 @@ from tqdm.auto import tqdm
 
 from ..errors import MinigaptError
 from ..models.checkpoint import CHECKPOINT_NAME, runs_dir, say_stale, shipped_dir
+from ..models.decoder import count_parameters
+from ..models.modes import eval_mode
 from ..music.tokens import deinterleave_batch
 from ..schedule import warmup_cosine
-from .encoders import n_parameters
 from .ensemble import (RewardConfig, RewardEnsemble, build_reward_model, component_names, config_dict,
                        load_ensemble, save_ensemble, schedule_for)
 
@@ -50,12 +51,10 @@ def lr_at(step: int, cfg: RewardConfig) -> float:
 
 def evaluate_reward_model(model, x_valid, y_valid, batch_size: int, seed: int = 1234) -> dict:
     """Mean validation loss and metrics over fixed batches (fixed fakes: a seeded generator)."""
-    was_training = model.training
-    model.eval()
     gen = torch.Generator().manual_seed(seed)
     totals: dict[str, float] = {}
     n = 0
-    with torch.no_grad():
+    with eval_mode(model), torch.no_grad():
         for i in range(0, len(x_valid) - 1, batch_size):
             xb, yb = x_valid[i:i + batch_size], y_valid[i:i + batch_size]
             if len(xb) < 2:
@@ -64,7 +63,6 @@ def evaluate_reward_model(model, x_valid, y_valid, batch_size: int, seed: int = 
             for k, v in {"loss": loss.item(), **metrics}.items():
                 totals[k] = totals.get(k, 0.0) + v * len(xb)
             n += len(xb)
-    model.train(was_training)
     return {f"valid_{k}": v / max(n, 1) for k, v in totals.items()}
 
 
@@ -149,7 +147,7 @@ def train_reward_ensemble(cfg: RewardConfig, sampler_for_seed: Callable[[int], o
             models[name] = build_reward_model(kind, cfg).to(device)
             rows = train_reward_model(models[name], sampler_for_seed(seed), schedule_for(kind, cfg), seed, x_valid, y_valid,
                                       out / "metrics.csv" if out else None, progress, name)
-            summary[name] = {"parameters": n_parameters(models[name]), **(rows[-1] if rows else {})}
+            summary[name] = {"parameters": count_parameters(models[name]), **(rows[-1] if rows else {})}
             print(f"  {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in summary[name].items()
                                             if k.startswith("valid_")))
     except KeyboardInterrupt:

@@ -128,16 +128,10 @@ def score_policy(policy, anchor, ep: Episodes, cfg: RLConfig) -> None:
 
 
 # --- 3. reward ----------------------------------------------------------------------------------
-@torch.no_grad()
-def adversarial_rewards(d, given: torch.Tensor, played: torch.Tensor) -> torch.Tensor:
-    """R_adv = -log(1 - D(y)) of each played part [B] (D in eval mode, no gradients)."""
-    with eval_mode(d):
-        return adversarial_reward(d.prob_real(given, played))
-
-
 def add_rewards(ep: Episodes, terms: dict[str, torch.Tensor], cfg: RLConfig) -> None:
     """R = alpha R_coh + beta R_rules + gamma R_adv per sequence (terms "coherence", "rules",
-    "adversarial", each [B] on the CPU, plus any logged alongside), and the per-token rewards:
+    "adversarial", each [B] on the CPU, plus any logged alongside; R_adv = -log(1 - D(y)) is
+    Adversary.reward, rl/gapt.py), and the per-token rewards:
     -kl_coef * KL everywhere, + R on the last sampled token. Fills ep in place."""
     total = (cfg.coherence_weight * terms["coherence"] + cfg.rules_weight * terms["rules"]
              + cfg.adversarial_weight * terms["adversarial"])

@@ -39,6 +39,7 @@ from ..models.checkpoint import (CHECKPOINT_NAME, build_model, load_checkpoint, 
                                  save_checkpoint, say_stale, shipped_dir)
 from ..models.decoder import ModelConfig, OnlinePolicy, count_parameters
 from ..music.tokens import EOS, PAD, VOCAB, deinterleave_batch, frames_from_streams  # noqa: F401 (notebooks import it from here)
+from ..models.modes import eval_mode
 from ..schedule import warmup_cosine
 
 TRANSPOSE_TABLES = np.stack([VOCAB.transpose_table(k) for k in range(12)]).astype(np.int64)
@@ -217,17 +218,15 @@ def _validate(model, kind: str, valid: torch.Tensor | None, cfg: TrainConfig) ->
     if valid is None or len(valid) == 0:
         return {}
     valid = valid.to(next(model.parameters()).device)
-    was = model.training
-    model.eval()
     trainer = TRAINERS[kind]
     losses: dict[str, float] = {}
-    for chunk in valid.split(cfg.batch_size):
-        for k, v in trainer.losses(model, chunk).items():
-            losses[k] = losses.get(k, 0.0) + float(v) * len(chunk)
-    out = {f"valid_{k}": v / len(valid) for k, v in losses.items() if f"valid_{k}" in METRIC_FIELDS}
-    if trainer.plays_online:  # what matters in the end: harmony when playing online
-        out["valid_harmony"] = online_harmony(model, valid, trainer.chord_first)
-    model.train(was)
+    with eval_mode(model):
+        for chunk in valid.split(cfg.batch_size):
+            for k, v in trainer.losses(model, chunk).items():
+                losses[k] = losses.get(k, 0.0) + float(v) * len(chunk)
+        out = {f"valid_{k}": v / len(valid) for k, v in losses.items() if f"valid_{k}" in METRIC_FIELDS}
+        if trainer.plays_online:  # what matters in the end: harmony when playing online
+            out["valid_harmony"] = online_harmony(model, valid, trainer.chord_first)
     return out
 
 
