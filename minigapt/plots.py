@@ -9,13 +9,13 @@ same in every notebook: chords take their hue from the root's place on the circl
 from __future__ import annotations
 
 import colorsys
-import csv
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from .errors import MinigaptError
+from .metrics_log import parse_metrics_csv, read_metrics_csv
 from .music.chords import chord_pitch_classes, split_chord_name
 from .music.song import Song, crop_song
 from .music.tokens import BOS, EOS, PAD, SILENCE
@@ -342,34 +342,10 @@ def harmony_over_time(curves: dict, ax=None, mark_frame: int | None = None, mark
 
 
 # --- training curves -----------------------------------------------------------------------
-def read_metrics_csv(path) -> dict[str, np.ndarray]:
-    """A metrics CSV (header row, one row per logged step) -> column -> float array; blank or
-    non-numeric cells become NaN (metrics logged at different rates leave blanks)."""
-    path = Path(path)
-    if not path.is_file():
-        raise MinigaptError(f"no metrics file at {path}")
-    return parse_metrics_csv(path.read_text())
-
-
-def parse_metrics_csv(text: str) -> dict[str, np.ndarray]:
-    """read_metrics_csv on the CSV's text."""
-    import io
-
-    rows = list(csv.DictReader(io.StringIO(text)))
-    columns = rows[0].keys() if rows else []
-
-    def number(s):
-        try:
-            return float(s)
-        except (TypeError, ValueError):
-            return np.nan
-    return {c: np.array([number(r.get(c)) for r in rows], dtype=float) for c in columns}
-
-
 def training_log(checkpoint) -> dict[str, np.ndarray] | None:
     """The training log of a checkpoint (ship.training_log_text: your run's metrics.csv, else the
     copy a shipped checkpoint carries) as columns, or None."""
-    from .ship import training_log_text
+    from .ship import training_log_text  # lazily: ship loads torch, the pictures need only numpy
 
     text = training_log_text(checkpoint)
     return parse_metrics_csv(text) if text else None

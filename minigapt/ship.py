@@ -20,7 +20,9 @@ import torch
 
 from .atomic import atomic_write
 from .errors import MinigaptError
+from .metrics_log import read_log
 from .models.checkpoint import CHECKPOINT_NAME, load_checkpoint, runs_dir, shipped_dir
+from .rl.gapt import discriminator_path
 
 
 @dataclass(frozen=True)
@@ -130,9 +132,6 @@ def model_card(entry: ShippedModel, payload: dict, size_bytes: int, extra: str =
 def ship(scale: str = "course", dest: str | Path | None = None, names=None, runs: str | Path | None = None) -> dict:
     """Copy the finished runs of `scale` into `dest` (assets/checkpoints/) as float16 checkpoints
     with model cards -> {name: size in bytes}. A missing or unfinished run is one MinigaptError line."""
-    from .rl.gapt import discriminator_path
-    from .rl.train import read_log
-
     dest = Path(dest) if dest is not None else shipped_dir()
     runs = Path(runs) if runs is not None else runs_dir() / scale
     chosen = [e for e in SHIPPED if names is None or e.name in names]

@@ -13,11 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import audio
-from ..eval.diversity import diversity_summary
+from .. import audio, notation
+from ..eval.diversity import diversity_summary, vendi_score
 from ..eval.harmony import harmony_per_beat, note_in_chord_ratio
+from ..models.checkpoint import CHECKPOINT_NAME, runs_dir
 from ..music.song import Note, Song, normalize_song
 from ..music.tokens import SILENCE, VOCAB, chord_frames, chords_from_frames, melody_frames
+from ..rewards.ensemble import load_ensemble
 
 
 @dataclass
@@ -63,7 +65,7 @@ class JamRecord:
         return Path(path)
 
     def save_musicxml(self, path) -> Path:
-        return audio.song_to_musicxml(self.song(), path)
+        return notation.song_to_musicxml(self.song(), path)
 
     def render(self, sample_rate: int = 22050) -> np.ndarray:
         return audio.render(self.song(), sample_rate, self.tempo_bpm)
@@ -108,7 +110,6 @@ def score_record(record: JamRecord, ensemble=None, window_frames: int = 64) -> d
         windows = y[:n * window_frames].reshape(n, window_frames)
         try:
             emb = ensemble.embed_chords(windows).numpy()
-            from ..eval.diversity import vendi_score
 
             out["vendi"] = vendi_score(emb) if n > 1 else 1.0
         except Exception:  # an ensemble without a contrastive model: no Vendi
@@ -132,16 +133,12 @@ def vendi_of_records(records, ensemble, window_frames: int = 64) -> float | None
         emb = ensemble.embed_chords(np.stack(windows)).numpy()
     except Exception:  # no contrastive model in this ensemble
         return None
-    from ..eval.diversity import vendi_score
 
     return vendi_score(emb)
 
 
 def load_scoring_ensemble(scale: str):
     """The reward ensemble notebook 03 trained at `scale` (for Vendi), or None: nothing is trained here."""
-    from ..models.checkpoint import CHECKPOINT_NAME, runs_dir
-    from ..rewards.ensemble import load_ensemble
-
     path = runs_dir() / scale / "rewards" / CHECKPOINT_NAME
     if not path.is_file():
         return None

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from .. import FRAMES_PER_BEAT
+from .chords import transpose_chord_name
+
 
 @dataclass(frozen=True, slots=True)
 class Note:
@@ -80,8 +83,6 @@ def normalize_song(song: Song, n_frames: int | None = None) -> Song:
 
 def transpose_song(song: Song, semitones: int) -> Song:
     """Shift melody pitches and chord roots by `semitones` (chord roots wrap mod 12)."""
-    from .chords import transpose_chord_name
-
     return replace(
         song,
         melody=[Note(n.start, n.end, n.pitch + semitones) for n in song.melody],
@@ -97,3 +98,16 @@ def crop_song(song: Song, start: int, length: int) -> Song:
     chords = [ChordEvent(max(c.start, start) - start, min(c.end, end) - start, c.chord)
               for c in song.chords if c.end > start and c.start < end]
     return replace(song, melody=melody, chords=chords, n_frames=end - start)
+
+
+def time_signature(song: Song) -> tuple[int, int]:
+    """song.meta["time_signature"] ("6/8") when a parser kept it, else guessed from bar_frames
+    (12 frames -> 3/4: a 6/8 bar is just as long)."""
+    written = str(song.meta.get("time_signature", ""))
+    if "/" in written:
+        num, den = written.split("/", 1)
+        if num.strip().isdigit() and den.strip() in ("2", "4", "8", "16"):
+            return int(num), int(den)
+    if song.bar_frames % FRAMES_PER_BEAT == 0:
+        return song.bar_frames // FRAMES_PER_BEAT, 4
+    return max(1, song.bar_frames // 2), 8  # e.g. 6 frames -> 3/8

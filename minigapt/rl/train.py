@@ -16,9 +16,7 @@ from an `RLTask` (rl/task.py).
 from __future__ import annotations
 
 import copy
-import csv
 import dataclasses
-import io
 import itertools
 import json
 import time
@@ -28,8 +26,8 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from ..atomic import atomic_write
 from ..config import json_data, resolve_device
+from ..metrics_log import read_log, write_csv
 from ..data.dataset import train_sampler
 from ..models.checkpoint import build_model, load_checkpoint, runs_dir, save_checkpoint, say_stale, shipped_dir
 from ..models.decoder import ValueModel
@@ -54,16 +52,6 @@ class RLRun:
     evals: list[dict] = field(default_factory=list)  # one row per evaluation (update 0 = the start)
     path: Path | None = None
     seconds: float = 0.0
-
-
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    """All rows, atomically (columns: the union of keys in first-seen order)."""
-    cols = list(dict.fromkeys(k for r in rows for k in r))
-    text = io.StringIO(newline="")
-    w = csv.DictWriter(text, cols)
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write(path, text.getvalue().encode())
 
 
 def _round(d: dict) -> dict:
@@ -113,7 +101,7 @@ def train_rl(cfg: RLConfig, policy, anchor, ensemble, data, out_dir, *, eval_mel
         row = {"update": update, **task.evaluate(actor, eval_melodies, ensemble, cfg.eval_samples,
                                                  cfg.temperature, mask_invalid=cfg.mask_invalid)}
         run.evals.append(_round(row))
-        _write_csv(out_dir / "eval.csv", run.evals)
+        write_csv(out_dir / "eval.csv", run.evals)
 
     def save(complete: bool) -> None:
         nonlocal saved_at
@@ -155,7 +143,7 @@ def train_rl(cfg: RLConfig, policy, anchor, ensemble, data, out_dir, *, eval_mel
                    "kl_per_token": float(ep.kl.sum() / ep.mask.sum().clamp(min=1)),
                    **stats, **task.stats(ep, ensemble), **adv_stats}
             run.metrics.append(_round(row))
-            _write_csv(out_dir / "metrics.csv", run.metrics)
+            write_csv(out_dir / "metrics.csv", run.metrics)
             meta["updates_done"] = update + 1
             if (update + 1) % cfg.eval_every == 0 or update + 1 == cfg.updates:
                 evaluate(update + 1)
@@ -230,13 +218,6 @@ def _normalised(cfg) -> dict:
     if cfg.algorithm == "ppo":
         d.pop("group_size")
     return d
-
-
-def read_log(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    with path.open() as f:
-        return [{k: (float(v) if v not in ("", None) else None) for k, v in r.items()} for r in csv.DictReader(f)]
 
 
 def load_run(path, cfg: RLConfig | None = None, kind: str = "online") -> RLRun:
