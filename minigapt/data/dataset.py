@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import check_scale
+from ..presets import preset
 from ..errors import MinigaptError, SkipSong
 from ..music.song import Song
 from ..music.tokens import PAD, VOCAB, chord_frames, interleave, melody_frames
@@ -52,12 +52,7 @@ class DataConfig:
 
     @classmethod
     def preset(cls, scale: str) -> "DataConfig":
-        check_scale(scale)
-        if scale == "smoke":
-            return cls(crop_frames=64, max_units=24)
-        if scale == "course":
-            return cls(crop_frames=128)
-        return cls(crop_frames=256)
+        return cls(**preset(scale, "data"))
 
 
 @dataclass

@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
+import numpy as np
+
 
 def _number(v) -> float | None:
     if v is None:
@@ -34,8 +36,6 @@ def mean_sd(values: Iterable) -> dict:
 def column(rows: Iterable[Mapping], key: str):
     """The values of `key` across rows (a training log, one dict per update) as a float array,
     NaN where a row has none."""
-    import numpy as np
-
     return np.array([np.nan if r.get(key) is None else r[key] for r in rows], dtype=float)
 
 

@@ -38,6 +38,7 @@ import numpy as np
 from .. import FRAMES_PER_BEAT
 from ..audio import frame_seconds
 from ..errors import MinigaptError
+from ..generate import sample_offline
 from ..music.tokens import SILENCE, VOCAB
 from .melody import MelodyInput
 from .session import LiveSession
@@ -260,8 +261,6 @@ class JamEngine:
         """The intro's chords in the policy's context (see JamConfig.intro)."""
         fill = [SILENCE] * self.listen
         if self.anchor is not None and heard_until > 0:
-            from ..generate import sample_offline
-
             melody = self.melody.tokens(0, heard_until)
             n = min(heard_until, getattr(getattr(self.anchor, "cfg", None), "max_len", heard_until))
             y = sample_offline(self.anchor, np.asarray(melody[:n])[None], temperature=self.cfg.temperature,

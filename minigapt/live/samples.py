@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import audio
+from ..music.tokens import VOCAB
 
 RATE = 22050
 MELODY_PITCHES = range(36, 97)  # C2..C7: the on-screen and computer keyboards, most MIDI playing
@@ -75,6 +76,4 @@ def packed_bank(rate: int = RATE) -> tuple[bytes, str]:
 
 def chord_voicings() -> dict[str, list[int]]:
     """Chord name -> MIDI pitches (audio.chord_voicing) for every chord of the vocabulary."""
-    from ..music.tokens import VOCAB
-
     return {name: audio.chord_voicing(name) for name in VOCAB.chord_names}

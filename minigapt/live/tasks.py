@@ -18,6 +18,7 @@ engine committed for that frame), so any player works with `run_session`.
 from __future__ import annotations
 
 import heapq
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -170,8 +171,6 @@ def run_session(engine, player, n_frames: int, *, jitter_s: float = 0.01, seed: 
     """Play `player` through `engine` for n_frames frames, as the browser would: at each frame the
     player hears the chord committed for it and starts its notes (timing jittered by jitter_s
     seconds), the events go in, then the engine ticks. Returns the record and tick timings."""
-    import time
-
     rng = np.random.default_rng(seed)
     fs = engine.frame_s
     queue: list[tuple[float, int, bool, int]] = []  # (time, order, on, pitch)

@@ -26,7 +26,9 @@ import anywidget
 import traitlets
 
 from ..errors import MinigaptError
+from ..music.tokens import VOCAB
 from .engine import JamConfig, JamEngine
+from .models import MODEL_LABELS
 from .record import JamRecord, score_record
 from .samples import chord_voicings, packed_bank
 
@@ -64,7 +66,6 @@ class JamWidget(anywidget.AnyWidget):
         self._policies = dict(models) if isinstance(models, dict) else {}
         self._loader, self._anchor, self._seed = loader, anchor, seed
         data, index = packed_bank() if with_samples else (b"", "{}")
-        from .models import MODEL_LABELS
 
         super().__init__(models=names, model=kwargs.pop("model", names[-1]),
                          model_labels={n: (labels or MODEL_LABELS).get(n, n) for n in names},
@@ -160,8 +161,6 @@ class JamWidget(anywidget.AnyWidget):
 
     @staticmethod
     def _plan(view) -> dict:
-        from ..music.tokens import VOCAB
-
         chords = []
         for tok in view.chords:
             c = -1 if tok is None else int(VOCAB.chord_of[tok])

@@ -28,7 +28,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..config import check_scale
+from ..presets import preset
+from ..music.chords import QUALITY_NAMES, split_chord_name
 from ..music.tokens import BOS, VOCAB
 
 
@@ -67,13 +68,7 @@ class ModelConfig:
 
     @classmethod
     def preset(cls, scale: str) -> "ModelConfig":
-        check_scale(scale)
-        if scale == "smoke":  # trains in seconds; only proves the pipeline runs
-            return cls(n_layers=2, n_heads=2, d_model=64, dropout=0.0, max_len=130)
-        if scale == "course":  # 0.88M parameters; 256 frames of context (the paper's crop)
-            return cls(n_layers=4, n_heads=4, d_model=128, dropout=0.0, max_len=514)
-        return cls(n_layers=8, n_heads=8, d_model=512, dropout=0.1, max_len=514,
-                   factorized_embedding=False)  # paper C.1
+        return cls(**preset(scale, "model"))
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
@@ -112,8 +107,6 @@ def token_features(vocab=VOCAB) -> np.ndarray:
     kind (special / melody onset / melody hold / chord onset / chord hold), pitch class (a
     melody note's, or the mean over a chord's pitch classes: the same 12 columns), octave,
     chord root, chord quality."""
-    from ..music.chords import QUALITY_NAMES, split_chord_name
-
     V = vocab.size
     kind = np.zeros((V, 5), np.float32)
     pc = np.zeros((V, 12), np.float32)

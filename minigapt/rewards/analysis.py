@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+import torch
 
 from ..models.modes import eval_mode
 from ..music.chords import chord_name, split_chord_name
-from ..music.tokens import PAD, VOCAB, Vocab
+from ..music.tokens import PAD, VOCAB, Vocab, interleave, tokens_to_song
 
 # Krumhansl & Kessler (1982) probe-tone profiles, tonic first.
 MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
@@ -59,8 +60,6 @@ def retrieval_metrics(sim, ks=(1, 5, 10), map_k: int = 10) -> dict:
 def contrastive_retrieval(model, x, y, ks=(1, 5, 10), chunk: int = 256) -> dict:
     """retrieval_metrics of a ContrastiveReward on pairs (x[i], y[i]) (melody/chord frames):
     the similarity is its reward, the cosine of the two embeddings."""
-    import torch
-
     with eval_mode(model), torch.no_grad():
         zm = torch.cat([model.embed_melody(x[i:i + chunk]) for i in range(0, len(x), chunk)])
         zc = torch.cat([model.embed_chords(y[i:i + chunk]) for i in range(0, len(y), chunk)])
@@ -197,8 +196,6 @@ def triad_names() -> list[str]:
 
 def pair_to_song(x, y, title: str = "pair"):
     """One (melody frames, chord frames) row -> a Song (up to the first PAD), to play or plot."""
-    from ..music.tokens import interleave, tokens_to_song
-
     x, y = np.asarray(x, dtype=np.int64).ravel(), np.asarray(y, dtype=np.int64).ravel()
     n = int(np.argmax(x == PAD)) if (x == PAD).any() else len(x)
     return tokens_to_song(interleave(x[:n], y[:n]), title=title)

@@ -11,6 +11,7 @@ stored in the checkpoint. Any subset of components can be switched off with `use
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +19,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..config import check_scale, json_data
+from ..config import json_data
 from ..data.dataset import DataConfig
 from ..errors import MinigaptError
 from ..models.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
 from ..models.modes import eval_mode
+from ..presets import preset
 from .contrastive import ContrastiveReward
 from .discriminative import DiscriminativeReward
 from .encoders import as_tokens
@@ -88,20 +90,7 @@ class RewardConfig:
 
     @classmethod
     def preset(cls, scale: str) -> "RewardConfig":
-        check_scale(scale)
-        data = DataConfig.preset(scale)
-        if scale == "smoke":  # seconds: plumbing only
-            return cls(data, seeds=(0,), dim=32, n_layers=1, n_heads=2, proj_dim=32, batch_size=16,
-                       steps=20, warmup_steps=4, eval_every=10, valid_pairs=32, scale=scale)
-        if scale == "course":
-            # full-input models longer than rhythm-only ones: their R_coh tracks harmony, the
-            # rhythm-only ones penalise chord churn (docs/experiments-history.md)
-            return cls(data, steps=2000, warmup_steps=200, eval_every=250,
-                       steps_by_type={"rhythm_contrastive": 400, "rhythm_discriminative": 400}, scale=scale)
-        # paper (C.2-C.3): 6 layers, dim 512, batch 196, 8k steps; lr is our choice
-        return cls(data, dim=512, n_layers=6, n_heads=8, frames_per_position=1, key_matched_fakes=0.0,
-                   proj_dim=512, batch_size=196, steps=8000, lr=1e-4, warmup_steps=500,
-                   eval_every=500, valid_pairs=1024, scale=scale)
+        return cls(DataConfig.preset(scale), scale=scale, **preset(scale, "rewards"))
 
     def __post_init__(self):
         if isinstance(self.data, dict):  # read back from a checkpoint
@@ -148,7 +137,6 @@ def fingerprint(ensemble) -> str | None:
     cfg = getattr(ensemble, "cfg", None)
     if cfg is None:
         return None
-    import hashlib
 
     what = json.dumps({"config": config_dict(cfg), "names": list(getattr(ensemble, "names", []))}, sort_keys=True)
     return hashlib.sha1(what.encode()).hexdigest()[:12]

@@ -23,6 +23,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..config import resolve_device
+from ..data.dataset import eval_batch, load_frames, train_sampler
 from ..errors import MinigaptError
 from ..models.checkpoint import CHECKPOINT_NAME, runs_dir, say_stale, shipped_dir
 from ..models.decoder import count_parameters
@@ -126,8 +128,6 @@ def train_reward_ensemble(cfg: RewardConfig, sampler_for_seed: Callable[[int], o
     Ctrl-C: the model being trained keeps what it learnt, untrained ones are left out.
     device: where the models train (None: MINIGAPT_DEVICE, else the CPU; "cuda" for the paper
     scale); batches are moved there. The ensemble comes back on the CPU."""
-    from ..config import resolve_device
-
     device = resolve_device(device)
     x_valid, y_valid = streams_to_frames(valid_streams)
     x_valid, y_valid = x_valid[:cfg.valid_pairs], y_valid[:cfg.valid_pairs]
@@ -169,8 +169,6 @@ def train_rewards(cfg: RewardConfig, data=None, out_dir: str | Path | None = "ru
                   data_dir=None, progress: bool = True, device: str | torch.device | None = None) -> RewardEnsemble:
     """The whole step: `data` = data.dataset.load_frames(cfg.data) output (loaded if None);
     crops from the train split, validation pairs from the valid split (one per song)."""
-    from ..data.dataset import eval_batch, load_frames, train_sampler
-
     if data is None:
         data = load_frames(cfg.data, data_dir, progress=progress)
     valid = [sf for songs in data.get("valid", {}).values() for sf in songs]

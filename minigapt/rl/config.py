@@ -1,4 +1,5 @@
-"""RL post-training configs: one dataclass, presets per scale and per system (paper C.5, C.10).
+"""RL post-training configs: one dataclass; its values per scale and per system are rows of
+minigapt/presets.py (paper C.5, C.10).
 
 A *system* is a named recipe (what notebooks, tables and shipped checkpoints call it):
 
@@ -17,10 +18,11 @@ from dataclasses import dataclass
 
 from ..config import check_scale
 from ..errors import MinigaptError
+from ..presets import SYSTEMS as SYSTEM_ROWS, preset, system_fields
 from ..rewards.penalties import TERMS as RULE_TERMS
 from .gapt import DiscriminatorConfig
 
-SYSTEMS = ("realchords", "gapt-no-adv", "gapt", "grpo", "grpo-adv")
+SYSTEMS = tuple(SYSTEM_ROWS)
 
 
 @dataclass
@@ -129,58 +131,14 @@ class RLConfig:
 
     @classmethod
     def preset(cls, scale: str, system: str = "realchords", **overrides) -> "RLConfig":
+        """The scale's RL row (minigapt/presets.py) with the system's recipe; overrides change
+        any field (a "discriminator" value: a DiscriminatorConfig)."""
         check_scale(scale)
         if system not in SYSTEMS:
             raise MinigaptError(f"unknown RL system {system!r}; choose from {', '.join(SYSTEMS)}")
-        base = dict(SCALE_PRESETS[scale])
-        base.update(SYSTEM_PRESETS[scale][system])
-        base["discriminator"] = DiscriminatorConfig(**DISCRIMINATOR_PRESETS[scale])
-        base.update(overrides)
-        return cls(system=system, scale=scale, **base)
+        fields = {**preset(scale, "rl"), **system_fields(scale, system),
+                  "discriminator": DiscriminatorConfig(**preset(scale, "discriminator")), **overrides}
+        return cls(system=system, scale=scale, **fields)
 
     def replace(self, **changes) -> "RLConfig":
         return dataclasses.replace(self, **changes)
-
-
-# Course values: sized for ~8-10 min per run on one core; why each departs from the paper's
-# (lr, GAE lambda, the discriminator's steps, GRPO's entropy): docs/experiments-history.md.
-SCALE_PRESETS = {
-    "smoke": dict(updates=4, rollouts_per_update=8, minibatch_size=4, group_size=2, crop_frames=32,
-                  warmup_updates=1, eval_every=2, eval_melodies=8, eval_samples=1, eval_frames=32,
-                  checkpoint_every=2),
-    "course": dict(updates=120, rollouts_per_update=32, minibatch_size=16, group_size=4,
-                   crop_frames=128, actor_lr=3e-4, critic_lr=3e-4, warmup_updates=10,
-                   gae_lambda=1.0, eval_every=20, eval_melodies=102, eval_samples=2,
-                   eval_frames=128, checkpoint_every=20),
-    # paper C.5: 384 rollouts, minibatch 48, 1 epoch, 1000 updates, actor 5e-6, critic 9e-5
-    "paper": dict(updates=1000, rollouts_per_update=384, minibatch_size=48, group_size=8,
-                  crop_frames=256, actor_lr=5e-6, critic_lr=9e-5, warmup_updates=50,
-                  eval_every=50, eval_melodies=512, eval_samples=1, eval_frames=256,
-                  checkpoint_every=50, mask_invalid=False),
-}
-
-# paper C.6/C.8: 8 layers, dim 512, AdamW 9e-5, T_warm 200, K_int 5, m 3, tau 1.0
-DISCRIMINATOR_PRESETS = {
-    "smoke": dict(dim=32, n_layers=1, n_heads=2, lr=1e-3, warmup_steps=1, total_steps=10,
-                  warmup_updates=2, update_every=1),
-    # course: more D steps per event than the paper's one per minibatch, so a small D leaves chance
-    "course": dict(dim=64, n_layers=2, n_heads=4, frames_per_position=4, lr=1e-3, warmup_steps=8,
-                   total_steps=200, warmup_updates=60, update_every=5, gate_window=3, tau=1.0,
-                   steps_per_event=8),
-    "paper": dict(dim=512, n_layers=8, n_heads=8, lr=9e-5, warmup_steps=20, total_steps=600,
-                  warmup_updates=200, update_every=5, gate_window=3, tau=1.0),
-}
-
-_ENTROPY = {"smoke": 0.01, "course": 0.01, "paper": 0.01}
-# Dr.GRPO at course scale: the paper's 0.01 blows entropy up; 0.001 is the largest bonus that stays sane
-_GRPO_ENTROPY = {"smoke": 0.01, "course": 0.001, "paper": 0.01}
-SYSTEM_PRESETS = {
-    scale: {
-        "realchords": dict(algorithm="ppo", entropy_coef=0.0, adversarial_weight=0.0),
-        "gapt-no-adv": dict(algorithm="ppo", entropy_coef=_ENTROPY[scale], adversarial_weight=0.0),
-        "gapt": dict(algorithm="ppo", entropy_coef=_ENTROPY[scale], adversarial_weight=1.0),
-        "grpo": dict(algorithm="grpo", entropy_coef=_GRPO_ENTROPY[scale], adversarial_weight=0.0),
-        "grpo-adv": dict(algorithm="grpo", entropy_coef=_GRPO_ENTROPY[scale], adversarial_weight=1.0),
-    }
-    for scale in ("smoke", "course", "paper")
-}

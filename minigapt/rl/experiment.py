@@ -14,13 +14,14 @@ import torch
 
 from ..config import check_scale
 from ..data.catalog import DataNotFound, load_songs
-from ..data.dataset import DataConfig, load_frames, to_frames
+from ..data.dataset import DataConfig, eval_batch, load_frames, to_frames
 from ..models.checkpoint import runs_dir
-from ..rewards.train import rewards_for_scale
 from ..music.tokens import frames_from_streams
+from ..rewards.train import rewards_for_scale
 from ..train.mle import TrainConfig, train_or_load
 from .config import RLConfig
 from .evaluation import evaluation_set
+from .gapt import adversary_for
 from .train import RLRun, train_or_load_rl
 
 
@@ -50,8 +51,6 @@ def openewld_set(n_melodies: int, n_frames: int, data_dir=None, max_units=None,
                  seed: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
     """Out-of-distribution melodies and the data's chords: n_melodies OpenEWLD songs (a seeded
     choice), first n_frames frames each; None when OpenEWLD is not available."""
-    from ..data.dataset import eval_batch
-
     songs = openewld_songs(data_dir, max_units)
     if songs is None:
         return None
@@ -97,7 +96,6 @@ def train_system(system: str, scale: str, seed: int = 0, *, world: World | None 
     cfg = RLConfig.preset(scale, system, seed=seed, **overrides)
     factory = None
     if cfg.adversarial_weight:
-        from .gapt import adversary_for
         factory = lambda: adversary_for(cfg)  # noqa: E731
     return train_or_load_rl(cfg, world.policy, world.anchor, world.ensemble, world.frames,
                             eval_melodies=world.eval_sets.get("nottingham_test"),

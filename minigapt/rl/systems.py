@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 
 from ..errors import MinigaptError
 from .config import RLConfig
+from . import experiment
 
 
 @dataclass(frozen=True)
@@ -153,10 +154,8 @@ def train_named(name: str, scale: str, seed: int = 0, *, world=None, use_pretrai
     """Train (or load) the named run at `scale` and `seed` -> RLRun (rl.experiment.train_system
     with the registry's recipe, overrides and name); None if it is neither trained nor shipped
     and not train_missing."""
-    from .experiment import train_system
-
     entry = named_run(name)
-    return train_system(entry.system, scale, seed, world=world, name=name, use_pretrained=use_pretrained,
-                        retrain=retrain, progress=progress, train_missing=train_missing, device=device,
-                        **resolve_overrides(name, scale))
+    return experiment.train_system(entry.system, scale, seed, world=world, name=name,
+                                   use_pretrained=use_pretrained, retrain=retrain, progress=progress,
+                                   train_missing=train_missing, device=device, **resolve_overrides(name, scale))
 

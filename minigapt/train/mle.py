@@ -29,17 +29,21 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
-from ..config import check_scale, json_data
+from ..config import json_data, resolve_device
 from ..data.dataset import DataConfig, eval_batch, load_frames, train_sampler
 from ..errors import MinigaptError
 from ..eval.harmony import note_in_chord_ratio
+from ..generate import rollout_online
 from ..models.anchor import OfflineAnchor
-from ..models.checkpoint import (CHECKPOINT_NAME, build_model, load_checkpoint, runs_dir,
-                                 save_checkpoint, say_stale, shipped_dir)
+from ..models.checkpoint import (CHECKPOINT_NAME, build_model, load_checkpoint, runs_dir, save_checkpoint,
+                                 say_stale, shipped_dir)
 from ..models.decoder import ModelConfig, OnlinePolicy, count_parameters
-from ..music.tokens import EOS, PAD, VOCAB, deinterleave_batch, frames_from_streams  # noqa: F401 (notebooks import it from here)
 from ..models.modes import eval_mode
+from ..music.tokens import EOS, PAD, VOCAB, deinterleave_batch
+from ..music.tokens import frames_from_streams  # noqa: F401 (notebooks import it from here)
+from ..presets import override, preset
 from ..schedule import warmup_cosine
 
 TRANSPOSE_TABLES = np.stack([VOCAB.transpose_table(k) for k in range(12)]).astype(np.int64)
@@ -101,20 +105,9 @@ class TrainConfig:
 
     @classmethod
     def preset(cls, scale: str) -> "TrainConfig":
-        check_scale(scale)
-        model, data = ModelConfig.preset(scale), DataConfig.preset(scale)
-        if scale == "smoke":
-            return cls(model, data, steps=40, batch_size=8, lr=3e-3, warmup_steps=5,
-                       eval_every=20, eval_songs=8, wrong_key_start=0.5, wrong_key_frames=16,
-                       scale=scale)
-        if scale == "course":
-            # 256-frame crops (the paper's): a long melody context, and a live stream that fits
-            data = dataclasses.replace(data, crop_frames=256)
-            return cls(model, data, steps=600, batch_size=16, lr=2e-3, warmup_steps=50,
-                       eval_every=100, eval_songs=64, wrong_key_start=0.5, wrong_key_frames=32,
-                       scale=scale)
-        return cls(model, data, steps=11000, batch_size=64, lr=1e-4, warmup_steps=500,
-                   eval_every=500, eval_songs=256, scale=scale)  # paper C.1
+        fields = preset(scale, "mle")
+        data = override(DataConfig.preset(scale), **fields.pop("data", {}))
+        return cls(ModelConfig.preset(scale), data, scale=scale, **fields)
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -182,8 +175,6 @@ def describe(cfg: TrainConfig) -> str:
 def online_harmony(model, streams: torch.Tensor, chord_first: bool = True) -> float:
     """Note-in-chord when the model plays its part online (seed 0) against the other part of
     the streams (for a chord policy: the melodies; for the melody agent: the chords)."""
-    from ..generate import rollout_online
-
     given, _ = deinterleave_batch(streams)  # the second slot of each frame: the part not played
     played = torch.cat([rollout_online(model, g, seed=0).chords for g in given.split(64)])
     return note_in_chord_ratio(*((given, played) if chord_first else (played, given)))
@@ -242,9 +233,6 @@ def _round_robin(by_source: dict[str, list]) -> list:
 def _train(kind: str, cfg: TrainConfig, data, out_dir, *, data_dir=None, progress: bool = True,
            device=None):
     """Train one model on `device` (None: MINIGAPT_DEVICE, else the CPU) -> the model on the CPU."""
-    from tqdm.auto import tqdm
-
-    from ..config import resolve_device
 
     device = resolve_device(device)
     out_dir = Path(out_dir)
