@@ -25,7 +25,8 @@ EXPECTED_KEYS: dict[str, set[str]] = {
     "02_mle": {"scale", "eval_frames", "test_sets", "offline_minus_online", "perturbation", "parameters",
                "train_seconds", "load_or_train_seconds", "checkpoints", "paper_reference"},
     "03_reward_models": {"scale", "components", "test_crops", "retrieval", "classification", "pair_rewards",
-                         "trivial", "any_hack_at_least_real", "diversity", "targets", "train_seconds"},
+                         "trivial", "any_hack_at_least_real", "diversity", "targets", "train_seconds",
+                         "metric_test", "metric_checks"},
     "04_naive_rl": {"scale", "seeds", "systems", "eval_set", "final", "curves", "diversity_drop", "targets",
                     "targets_binding", "train_seconds", "paper_reference", "configs", "trivial_comparison"},
     "05_gapt": {"scale", "seeds", "systems", "final", "pareto", "frontier_gap", "d_updates", "d_scores",
@@ -100,6 +101,14 @@ def _check_02(r: dict) -> None:
 
 def _check_03(r: dict) -> None:
     assert r["scale"] == "smoke"
+    m = r["metric_test"]
+    assert {"real chords", "tonic held", "tonic-dominant", "most frequent chord held"} <= set(m)
+    for name, row in m.items():
+        low, high = row["chord_vendi_ci"]
+        assert 1 - 1e-9 <= low <= row["chord_vendi"] <= high, name
+        assert row["harmony_triad"] <= row["harmony"] + 1e-9, name  # a triad never holds more notes
+    assert m["tonic held"]["chord_vendi"] < m["real chords"]["chord_vendi"]
+    assert set(r["metric_checks"]) == {"paper Vendi", "chord Vendi"}
     kinds = {n.split("/")[0] for n in r["components"]}
     assert kinds == {"contrastive", "discriminative", "rhythm_contrastive", "rhythm_discriminative"}
     n = r["test_crops"]
