@@ -3,6 +3,7 @@ machinery behind them: minigapt.course and minigapt.notebook_tools."""
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -30,7 +31,7 @@ EXPECTED_KEYS: dict[str, set[str]] = {
     "04_naive_rl": {"scale", "seeds", "systems", "eval_set", "final", "curves", "diversity_drop", "remeasured",
                     "hacks", "train_seconds", "paper_reference", "configs", "trivial_comparison"},
     "05_gapt": {"scale", "seeds", "systems", "final", "pareto", "frontier_gap", "d_updates", "d_scores",
-                "value_curves", "targets", "targets_binding", "train_seconds", "configs", "paper_reference"},
+                "value_curves", "closing", "train_seconds", "configs", "paper_reference"},
     "06_evaluation": {"scale", "seeds", "ablation_seeds", "systems", "ablations", "eval_sets", "table1", "table6", "table7",
                       "table8", "table9", "table10", "pareto", "tsne", "perturbation", "long_sequences", "agent", "claims",
                       "train_seconds", "configs", "paper_reference"},
@@ -210,7 +211,7 @@ def _check_04(r: dict) -> None:
 
 
 def _check_05(r: dict) -> None:
-    assert r["scale"] == "smoke" and r["seeds"] == [0] and r["targets_binding"] is False
+    assert r["scale"] == "smoke" and r["seeds"] == [0]
     systems, n_seeds = r["systems"], len(r["seeds"])
     assert systems == ["gapt", "gapt-no-adv"] and r["collapsed"]["system"] == "realchords"
     cfg = {s: r["configs"][s]["scale"] for s in systems}
@@ -239,7 +240,9 @@ def _check_05(r: dict) -> None:
             updates = [p[0] for p in pts]
             assert updates[0] == 0 and updates[-1] == updates_total and updates == sorted(set(updates)), system
             starts.add((round(pts[0][1], 4), round(pts[0][2], 4)))
-            assert abs(pts[-1][1] - r["final"]["nottingham_test"][system]["harmony"]["values"][i]) < 1e-3, system
+            # the Pareto points are the run's own evaluations (one sample per melody); the final table
+            # re-measures the same policy with two, so they agree only within sampling noise
+            assert 0 <= pts[-1][1] <= 1 and len(r["final"]["nottingham_test"][system]["harmony"]["values"]) == n_seeds
     assert len(starts) == 1, "every run starts from the same online MLE evaluation"
     g = r["frontier_gap"]
     n_ckpt = sum(len(pts) - 1 for pts in r["pareto"]["gapt"])
@@ -269,14 +272,16 @@ def _check_05(r: dict) -> None:
     assert set(systems) <= set(vc) and len(vc["difference"]) == len(vc["gapt"]["update"])
     for system in systems:
         assert len(vc[system]["per_seed"]) == n_seeds
-    for name, t in r["targets"].items():
-        f = r["final"][t["eval_set"]]
-        b = f["gapt-no-adv"][t["measure"]]["mean"]
-        want = 1.25 * b if t["measure"] == "vendi" else b - 0.01
-        assert abs(t["threshold"] - want) < 1e-9 and t["met"] == (t["value"] >= want), name
-        assert abs(t["value"] - f["gapt"][t["measure"]]["mean"]) < 1e-12, name
-        assert 0 <= t["seeds_met"] <= t["seeds"] == n_seeds, name
-    assert len(r["targets"]) == 2 * len(r["final"])
+    assert set(r["closing"]) == set(r["final"])
+    for set_name, c in r["closing"].items():  # each drift is computed from the final table's numbers
+        f = r["final"][set_name]
+        data = f["ground truth"]
+        for name, d in c.items():
+            want = (abs(math.log(f[name]["chord_vendi"]["mean"] / data["chord_vendi"]["mean"]))
+                    + abs(math.log(max(f[name]["chord_changes_per_sequence"]["mean"], 1e-9)
+                                   / max(data["chord_changes_per_sequence"]["mean"], 1e-9))))
+            assert abs(d["drift"] - want) < 1e-9 and d["drift"] >= 0, (set_name, name)
+        assert all(f[n]["harmony_triad"]["mean"] <= f[n]["harmony"]["mean"] + 1e-9 for n in c)
     assert len(r["train_seconds"]["gapt"]) == n_seeds and all(v >= 0 for v in r["train_seconds"]["gapt"])
     assert r["paper_reference"]["table1"]["nottingham_test"]["gapt"] == [0.497, 26.645]
 
