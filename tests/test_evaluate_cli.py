@@ -112,3 +112,15 @@ def test_evaluate_finds_the_shipped_rewards_by_default(melody_folder, repo_root)
         pytest.skip("no shipped reward ensemble in this checkout")
     out = json.loads(run_cli("evaluate", "--model", "held-tonic", "--melodies", str(melody_folder), "--json").stdout)
     assert out["vendi"] is not None and out["vendi_embedding"].endswith("rewards.pt")
+
+
+def test_accompany_says_which_checkpoint_it_played(melody_folder, tiny_model_and_rewards, tmp_path):
+    policy, _ = tiny_model_and_rewards
+    r = run_cli("accompany", "--model", str(policy), "--melody", str(melody_folder / "one.abc"),
+                "--out", str(tmp_path / "out.mid"), "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["checkpoint"] == str(policy.resolve()) and (tmp_path / "out.mid").is_file()
+    missing = run_cli("accompany", "--model", "no-such-model", "--scale", "smoke", "--melody",
+                      str(melody_folder / "one.abc"), "--out", str(tmp_path / "x.mid"), "--json")
+    assert missing.returncode == 2 and "at scale 'smoke'" in missing.stderr
