@@ -218,7 +218,7 @@ def _check_05(r: dict) -> None:
     assert cfg["gapt"]["adversarial_weight"] > 0 and cfg["gapt-no-adv"]["adversarial_weight"] == 0
     assert {k for k in cfg["gapt"] if cfg["gapt"][k] != cfg["gapt-no-adv"][k]} == {"system", "adversarial_weight"}
     assert r["configs"]["gapt"]["paper"]["updates"] == 1000
-    assert "nottingham_test" in r["final"] and set(r["final"]) == set(r["eval_sets"]) <= {"nottingham_test", "openewld"}
+    assert "nottingham_test" in r["final"] and set(r["final"]) == set(r["eval_sets"]) <= {"nottingham_test", "pop909_test", "openewld"}
     rows = {"online-mle", "realchords", "ground truth", *systems}
     for set_name, f in r["final"].items():
         assert set(f) == rows, set_name
