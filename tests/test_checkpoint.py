@@ -65,7 +65,7 @@ def test_round_trip_keeps_weights_and_configs(saved):
 def test_names_resolve_to_own_run_then_shipped(saved, tmp_path, monkeypatch):
     _, path = saved
     monkeypatch.setenv("MINIGAPT_RUNS", str(tmp_path))
-    assert resolve_checkpoint("run") == path  # runs/<name>/model.pt
+    one_line_error(lambda: resolve_checkpoint("run"), "at scale 'course'")  # runs/<name>/ is no scale's
     assert resolve_checkpoint(path.parent) == path  # a run folder
     assert resolve_checkpoint(str(path)) == path  # a file
     one_line_error(lambda: resolve_checkpoint("no-such-model"), "no-such-model", "train it")
