@@ -88,7 +88,7 @@ browser-deps:
 	fi
 
 test-browser: setup browser-deps
-	@MINIGAPT_BROWSER_TEST=1 $(PY) -m pytest -m browser tests/test_browser.py $(PYTEST_ARGS)
+	@MINIGAPT_BROWSER_TEST=1 MINIGAPT_BENCH_DIR=$(abspath build/bench) $(PY) -m pytest -m browser tests/test_browser.py $(PYTEST_ARGS)
 
 course: setup
 	$(PY) -m minigapt.course --scale $(SCALE) $(COURSE_ARGS)

@@ -4,13 +4,18 @@ Environment variables are set at import so that subprocesses (the CLI, papermill
 pytest-xdist workers) see the same ones:
 - MINIGAPT_DATA: <repo>/../shared/data when unset and that folder exists (tests that need it
   skip with a reason otherwise; see the `data_root` fixture).
-- MINIGAPT_CACHE: <repo>/build/test-cache when unset, so datasets parsed by one test file (or
-  one run) are reused by the next.
+- MINIGAPT_CACHE: a folder in the system's temp dir (one per checkout) when unset, so datasets
+  parsed by one test file (or one run) are reused by the next.
+- MINIGAPT_RUNS: a fresh temporary folder per test session when unset: tests (notebook smoke runs
+  included) never write into the checkout's runs/, where a smoke model could later be mistaken
+  for a course one.
 MINIGAPT_AUDIO_BACKEND is left as the caller set it. matplotlib draws with Agg in-process.
 """
 from __future__ import annotations
 
+import hashlib
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -21,7 +26,10 @@ DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
 if not os.environ.get("MINIGAPT_DATA") and DEFAULT_DATA.is_dir():
     os.environ["MINIGAPT_DATA"] = str(DEFAULT_DATA)
 if not os.environ.get("MINIGAPT_CACHE"):
-    os.environ["MINIGAPT_CACHE"] = str(REPO_ROOT / "build" / "test-cache")
+    checkout = hashlib.sha1(str(REPO_ROOT).encode()).hexdigest()[:10]
+    os.environ["MINIGAPT_CACHE"] = str(Path(tempfile.gettempdir()) / f"minigapt-test-cache-{checkout}")
+if not os.environ.get("MINIGAPT_RUNS"):
+    os.environ["MINIGAPT_RUNS"] = tempfile.mkdtemp(prefix="minigapt-test-runs-")
 
 try:  # no window, no GUI toolkit: tests only save or inspect figures
     import matplotlib
@@ -33,7 +41,8 @@ except ImportError:
 
 def pytest_report_header(config):
     data = os.environ.get("MINIGAPT_DATA") or "not set (tests needing real data skip)"
-    return [f"minigapt data: {data}", f"minigapt cache: {os.environ['MINIGAPT_CACHE']}"]
+    return [f"minigapt data: {data}", f"minigapt cache: {os.environ['MINIGAPT_CACHE']}",
+            f"minigapt runs: {os.environ['MINIGAPT_RUNS']}"]
 
 
 @pytest.fixture(scope="session")

@@ -65,7 +65,7 @@ def test_round_trip_keeps_weights_and_configs(saved):
 def test_names_resolve_to_own_run_then_shipped(saved, tmp_path, monkeypatch):
     _, path = saved
     monkeypatch.setenv("MINIGAPT_RUNS", str(tmp_path))
-    assert resolve_checkpoint("run") == path  # runs/<name>/model.pt
+    one_line_error(lambda: resolve_checkpoint("run"), "at scale 'course'")  # runs/<name>/ is no scale's
     assert resolve_checkpoint(path.parent) == path  # a run folder
     assert resolve_checkpoint(str(path)) == path  # a file
     one_line_error(lambda: resolve_checkpoint("no-such-model"), "no-such-model", "train it")
@@ -106,3 +106,31 @@ def test_corrupted_truncated_and_foreign_files(saved, tmp_path):
     torch.save({"weights": torch.zeros(3)}, foreign)
     one_line_error(lambda: load_checkpoint(foreign), "not a minigapt checkpoint")
     one_line_error(lambda: load_checkpoint(tmp_path / "missing.pt"), "not found")
+
+
+def test_a_name_resolves_at_one_scale_then_to_the_shipped_file_never_to_another_scale(tmp_path, monkeypatch):
+    from minigapt.models import checkpoint as ck
+
+    runs, shipped = tmp_path / "runs", tmp_path / "assets"
+    monkeypatch.setenv("MINIGAPT_RUNS", str(runs))
+    monkeypatch.setattr(ck, "shipped_dir", lambda: shipped)
+    smoke = runs / "smoke" / "online-mle" / ck.CHECKPOINT_NAME
+    smoke.parent.mkdir(parents=True)
+    smoke.write_bytes(b"x")
+    with pytest.raises(MinigaptError, match="at scale 'course'"):
+        ck.resolve_checkpoint("online-mle", "course")  # a smoke run never stands in for a course model
+    assert ck.resolve_checkpoint("online-mle", "smoke") == smoke
+    shipped.mkdir()
+    (shipped / "online-mle.pt").write_bytes(b"x")
+    assert ck.resolve_checkpoint("online-mle", "course") == shipped / "online-mle.pt"
+    own = runs / "course" / "gapt-seed0" / ck.CHECKPOINT_NAME
+    own.parent.mkdir(parents=True)
+    own.write_bytes(b"x")
+    (shipped / "gapt.pt").write_bytes(b"x")
+    assert ck.resolve_checkpoint("gapt", "course") == own  # your run first: an RL name means its seed 0
+
+
+def test_the_test_session_writes_runs_outside_the_checkout(repo_root):
+    from minigapt.models.checkpoint import runs_dir
+
+    assert repo_root.resolve() not in runs_dir().resolve().parents

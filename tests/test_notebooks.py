@@ -3,6 +3,7 @@ machinery behind them: minigapt.course and minigapt.notebook_tools."""
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -25,11 +26,12 @@ EXPECTED_KEYS: dict[str, set[str]] = {
     "02_mle": {"scale", "eval_frames", "test_sets", "offline_minus_online", "perturbation", "parameters",
                "train_seconds", "load_or_train_seconds", "checkpoints", "paper_reference"},
     "03_reward_models": {"scale", "components", "test_crops", "retrieval", "classification", "pair_rewards",
-                         "trivial", "any_hack_at_least_real", "diversity", "targets", "train_seconds"},
-    "04_naive_rl": {"scale", "seeds", "systems", "eval_set", "final", "curves", "diversity_drop", "targets",
-                    "targets_binding", "train_seconds", "paper_reference", "configs", "trivial_comparison"},
+                         "trivial", "any_hack_at_least_real", "diversity", "targets", "train_seconds",
+                         "metric_test", "metric_checks"},
+    "04_naive_rl": {"scale", "seeds", "systems", "eval_set", "final", "curves", "diversity_drop", "remeasured",
+                    "hacks", "train_seconds", "paper_reference", "configs", "trivial_comparison"},
     "05_gapt": {"scale", "seeds", "systems", "final", "pareto", "frontier_gap", "d_updates", "d_scores",
-                "value_curves", "targets", "targets_binding", "train_seconds", "configs", "paper_reference"},
+                "value_curves", "closing", "train_seconds", "configs", "paper_reference"},
     "06_evaluation": {"scale", "seeds", "ablation_seeds", "systems", "ablations", "eval_sets", "table1", "table6", "table7",
                       "table8", "table9", "table10", "pareto", "tsne", "perturbation", "long_sequences", "agent", "claims",
                       "train_seconds", "configs", "paper_reference"},
@@ -100,6 +102,14 @@ def _check_02(r: dict) -> None:
 
 def _check_03(r: dict) -> None:
     assert r["scale"] == "smoke"
+    m = r["metric_test"]
+    assert {"real chords", "tonic held", "tonic-dominant", "most frequent chord held"} <= set(m)
+    for name, row in m.items():
+        low, high = row["chord_vendi_ci"]
+        assert 1 - 1e-9 <= low <= row["chord_vendi"] <= high, name
+        assert row["harmony_triad"] <= row["harmony"] + 1e-9, name  # a triad never holds more notes
+    assert m["tonic held"]["chord_vendi"] < m["real chords"]["chord_vendi"]
+    assert set(r["metric_checks"]) == {"paper Vendi", "chord Vendi"}
     kinds = {n.split("/")[0] for n in r["components"]}
     assert kinds == {"contrastive", "discriminative", "rhythm_contrastive", "rhythm_discriminative"}
     n = r["test_crops"]
@@ -142,9 +152,19 @@ def _check_03(r: dict) -> None:
 
 
 def _check_04(r: dict) -> None:
-    assert r["scale"] == "smoke" and r["seeds"] == [0] and r["targets_binding"] is False
+    assert r["scale"] == "smoke" and r["seeds"] == [0]
     systems = r["systems"]
     assert systems == ["realchords", "gapt-no-adv"]
+    rm = r["remeasured"]
+    assert set(rm) == {"data", "held tonic", "tonic-dominant", "online-mle", *systems}
+    assert rm["held tonic"]["chord_changes_per_sequence"]["mean"] == 0
+    for name, m in rm.items():
+        assert m["harmony_triad"]["mean"] <= m["harmony"]["mean"] + 1e-9, name
+        assert len(m["chord_vendi"]["values"]) == (len(r["seeds"]) if name in systems else 1), name
+    for name, h in r["hacks"].items():  # the ratios behind each sentence are the table's
+        assert abs(h["chord_vendi_vs_data"] - rm[name]["chord_vendi"]["mean"] / rm["data"]["chord_vendi"]["mean"]) < 1e-9
+        assert abs(h["triad_gain"] - (rm[name]["harmony_triad"]["mean"] - rm["online-mle"]["harmony_triad"]["mean"])) < 1e-9
+        assert h["summary"]
     assert set(r["final"]) == {"online-mle", "ground truth", *systems}
     measures = {"harmony", "coherence", "rules", "vendi", "histogram_entropy", "distinct_chords_per_sequence",
                 "chord_changes_per_sequence", "longest_hold"}
@@ -179,15 +199,6 @@ def _check_04(r: dict) -> None:
         for k, v in drop.items():
             m, x = mle[k]["mean"], rl[k]["mean"]
             assert abs(v - ((x - m) / m if k == "longest_hold" else (m - x) / m)) < 1e-9, (system, k)
-    for name, t in r["targets"].items():
-        assert t["system"] in systems and t["measure"] in ("harmony", "vendi"), name
-        m = r["final"]["online-mle"][t["measure"]]["mean"]
-        want = m + 0.05 if t["measure"] == "harmony" else 0.8 * m
-        assert abs(t["threshold"] - want) < 1e-9, name
-        assert abs(t["value"] - r["final"][t["system"]][t["measure"]]["mean"]) < 1e-12, name
-        assert t["met"] == (t["value"] >= want if t["measure"] == "harmony" else t["value"] <= want), name
-        assert 0 <= t["seeds_met"] <= t["seeds"] == n_seeds, name
-    assert len(r["targets"]) == 2 * len(systems)
     tc = r["trivial_comparison"]
     assert set(tc) == {"ground truth", "online-mle", "best held triad", *systems}
     assert tc["best held triad"]["distinct_chords_per_sequence"] == 1.0
@@ -200,14 +211,14 @@ def _check_04(r: dict) -> None:
 
 
 def _check_05(r: dict) -> None:
-    assert r["scale"] == "smoke" and r["seeds"] == [0] and r["targets_binding"] is False
+    assert r["scale"] == "smoke" and r["seeds"] == [0]
     systems, n_seeds = r["systems"], len(r["seeds"])
     assert systems == ["gapt", "gapt-no-adv"] and r["collapsed"]["system"] == "realchords"
     cfg = {s: r["configs"][s]["scale"] for s in systems}
     assert cfg["gapt"]["adversarial_weight"] > 0 and cfg["gapt-no-adv"]["adversarial_weight"] == 0
     assert {k for k in cfg["gapt"] if cfg["gapt"][k] != cfg["gapt-no-adv"][k]} == {"system", "adversarial_weight"}
     assert r["configs"]["gapt"]["paper"]["updates"] == 1000
-    assert "nottingham_test" in r["final"] and set(r["final"]) == set(r["eval_sets"]) <= {"nottingham_test", "openewld"}
+    assert "nottingham_test" in r["final"] and set(r["final"]) == set(r["eval_sets"]) <= {"nottingham_test", "pop909_test", "openewld"}
     rows = {"online-mle", "realchords", "ground truth", *systems}
     for set_name, f in r["final"].items():
         assert set(f) == rows, set_name
@@ -229,7 +240,9 @@ def _check_05(r: dict) -> None:
             updates = [p[0] for p in pts]
             assert updates[0] == 0 and updates[-1] == updates_total and updates == sorted(set(updates)), system
             starts.add((round(pts[0][1], 4), round(pts[0][2], 4)))
-            assert abs(pts[-1][1] - r["final"]["nottingham_test"][system]["harmony"]["values"][i]) < 1e-3, system
+            # the Pareto points are the run's own evaluations (one sample per melody); the final table
+            # re-measures the same policy with two, so they agree only within sampling noise
+            assert 0 <= pts[-1][1] <= 1 and len(r["final"]["nottingham_test"][system]["harmony"]["values"]) == n_seeds
     assert len(starts) == 1, "every run starts from the same online MLE evaluation"
     g = r["frontier_gap"]
     n_ckpt = sum(len(pts) - 1 for pts in r["pareto"]["gapt"])
@@ -259,14 +272,16 @@ def _check_05(r: dict) -> None:
     assert set(systems) <= set(vc) and len(vc["difference"]) == len(vc["gapt"]["update"])
     for system in systems:
         assert len(vc[system]["per_seed"]) == n_seeds
-    for name, t in r["targets"].items():
-        f = r["final"][t["eval_set"]]
-        b = f["gapt-no-adv"][t["measure"]]["mean"]
-        want = 1.25 * b if t["measure"] == "vendi" else b - 0.01
-        assert abs(t["threshold"] - want) < 1e-9 and t["met"] == (t["value"] >= want), name
-        assert abs(t["value"] - f["gapt"][t["measure"]]["mean"]) < 1e-12, name
-        assert 0 <= t["seeds_met"] <= t["seeds"] == n_seeds, name
-    assert len(r["targets"]) == 2 * len(r["final"])
+    assert set(r["closing"]) == set(r["final"])
+    for set_name, c in r["closing"].items():  # each drift is computed from the final table's numbers
+        f = r["final"][set_name]
+        data = f["ground truth"]
+        for name, d in c.items():
+            want = (abs(math.log(f[name]["chord_vendi"]["mean"] / data["chord_vendi"]["mean"]))
+                    + abs(math.log(max(f[name]["chord_changes_per_sequence"]["mean"], 1e-9)
+                                   / max(data["chord_changes_per_sequence"]["mean"], 1e-9))))
+            assert abs(d["drift"] - want) < 1e-9 and d["drift"] >= 0, (set_name, name)
+        assert all(f[n]["harmony_triad"]["mean"] <= f[n]["harmony"]["mean"] + 1e-9 for n in c)
     assert len(r["train_seconds"]["gapt"]) == n_seeds and all(v >= 0 for v in r["train_seconds"]["gapt"])
     assert r["paper_reference"]["table1"]["nottingham_test"]["gapt"] == [0.497, 26.645]
 

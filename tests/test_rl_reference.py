@@ -49,7 +49,7 @@ def run_reference(name: str, out_dir: Path) -> dict:
         data, cfg, ensemble, task = _songs(), _rl_cfg(), ToyEnsemble(), MELODY_TASK
         eval_melodies = np.stack([s.chords[:16] for s in data["train"]["default"][:3]])
     else:
-        from minigapt.rl.train import CHORD_TASK
+        from minigapt.rl.task import CHORD_TASK
 
         policy, anchor, data = _tiny_world()
         cfg = _smoke_cfg(system=name, group_size=2, updates=3)

@@ -12,7 +12,8 @@ import time
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, metavar="NAME|PATH",
-                        help="a model name (runs/NAME/, then assets/checkpoints/NAME.pt) or a .pt file")
+                        help="a model name (runs/SCALE/NAME/, then assets/checkpoints/NAME.pt) or a .pt file")
+    parser.add_argument("--scale", default="course", help="whose runs a model name means (default: course)")
     parser.add_argument("--melody", required=True, metavar="FILE",
                         help="an ABC, MusicXML/MXL or MIDI file holding the melody")
     parser.add_argument("--out", required=True, metavar="FILE.mid", help="MIDI file to write")
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> dict:
     from ..errors import MinigaptError
     from ..eval.harmony import note_in_chord_ratio
     from ..generate import rollout_online
-    from ..models.checkpoint import load_model
+    from ..models.checkpoint import build_model, load_checkpoint, resolve_checkpoint
     from ..music.tokens import chords_from_frames, melody_frames
 
     t0 = time.perf_counter()
@@ -40,7 +41,8 @@ def run(args: argparse.Namespace) -> dict:
         raise MinigaptError("--temperature must be >= 0")
     if not str(args.out).lower().endswith((".mid", ".midi")):
         raise MinigaptError(f"--out should be a .mid file, not {args.out!r}")
-    model = load_model(args.model, kind="online")
+    checkpoint = resolve_checkpoint(args.model, args.scale)
+    model = build_model(load_checkpoint(checkpoint, kind="online"))
     report = load_songs(str(args.melody), workers=1, progress=False)
     if not report.songs:
         skipped = ", ".join(f"{k} x{v}" for k, v in report.skipped.items()) or "nothing found"
@@ -58,7 +60,7 @@ def run(args: argparse.Namespace) -> dict:
     out_song = dataclasses.replace(song, chords=chords, title=f"{song.title} (minigapt)")
     tempo = args.tempo or float(song.meta.get("tempo_bpm") or 100)
     audio.song_to_midi(out_song, args.out, tempo_bpm=tempo)
-    result = {"model": str(args.model), "melody": str(args.melody), "song": song.title,
+    result = {"model": str(args.model), "checkpoint": str(checkpoint.resolve()), "melody": str(args.melody), "song": song.title,
               "frames": int(len(x)), "chord_events": len(chords),
               "distinct_chords": len({c.chord for c in chords}),
               "harmony": None if harmony != harmony else round(harmony, 4), "out": str(args.out)}

@@ -41,12 +41,14 @@ def column(rows: Iterable[Mapping], key: str):
 
 def summarise(per_seed: Mapping[str, Mapping[str, list[Mapping]]], metrics: Iterable[str] | None = None) -> dict:
     """system -> eval set -> [metric dict per seed] -> system -> eval set -> metric -> mean_sd.
-    metrics: which to keep (default: every key any seed reported, in first-seen order)."""
+    metrics: which to keep (default: every numeric key any seed reported, in first-seen order;
+    an interval, a [low, high] pair, is one seed's and is not averaged)."""
     out = {}
     for system, by_set in per_seed.items():
         out[system] = {}
         for eval_set, rows in by_set.items():
-            keys = list(metrics) if metrics is not None else list(dict.fromkeys(k for r in rows for k in r))
+            keys = list(metrics) if metrics is not None else list(dict.fromkeys(
+                k for r in rows for k, v in r.items() if not isinstance(v, (list, tuple))))
             out[system][eval_set] = {k: mean_sd([r.get(k) for r in rows]) for k in keys}
     return out
 

@@ -2,7 +2,7 @@
 
 The live jam trains nothing. A name ("online-mle", "realchords", "gapt", or a path) resolves to
 runs/<scale>/<name>/ or runs/<scale>/<name>-seed0/ (the notebooks' layout), then, outside the
-smoke scale, to any scale's run or a shipped checkpoint (`resolve_checkpoint`). When a model is
+smoke scale, to a shipped checkpoint (`resolve_checkpoint`), never to another scale's run. When a model is
 missing the jam still runs: at `smoke` with a fresh, untrained model of the smoke size (its
 chords mean nothing; smoke only checks the plumbing), otherwise with the online MLE policy
 instead, and the returned `JamModel.note` says so.
@@ -52,7 +52,7 @@ def find_checkpoint(name: str, scale: str) -> Path | None:
     if own is not None or scale == "smoke":  # smoke never picks up a bigger run
         return own
     try:
-        return resolve_checkpoint(name)
+        return resolve_checkpoint(name, scale)
     except MinigaptError:
         return None
 

@@ -6,8 +6,8 @@ fails with one line saying what differs, because a checkpoint read against anoth
 would load without error and then play nonsense. Files are written atomically (temp file +
 rename) so an interrupted save never leaves a half-written checkpoint behind.
 
-Model names resolve to the student's own run first (runs/<name>/model.pt), then to a shipped
-course checkpoint (assets/checkpoints/<name>.pt).
+Model names resolve, at one scale, to the student's own run first (runs/<scale>/<name>/model.pt),
+then to a shipped checkpoint (assets/checkpoints/<name>.pt), never to another scale's run.
 """
 from __future__ import annotations
 
@@ -150,27 +150,26 @@ def build_model(ckpt: Checkpoint, device="cpu") -> torch.nn.Module:
     return model.to(device).eval()
 
 
-def resolve_checkpoint(name_or_path) -> Path:
-    """A model name or path -> checkpoint file: a .pt file, a run folder, runs/<name>/model.pt,
-    runs/<scale>/<name>/model.pt or runs/<scale>/<name>-seed0/model.pt (the notebooks' layout, RL
-    runs named by seed; paper before course before smoke), then assets/checkpoints/<name>.pt."""
+def resolve_checkpoint(name_or_path, scale: str = "course") -> Path:
+    """A model name or path -> checkpoint file. A path: the .pt file, or a run folder's model.pt.
+    A name, at `scale`: runs/<scale>/<name>/model.pt, runs/<scale>/<name>-seed0/model.pt (an RL
+    system's name means its seed-0 run), then assets/checkpoints/<name>.pt. Nothing else: a
+    smoke run never stands in for a course model, nor the other way round."""
     p = Path(name_or_path)
     if p.is_file():
         return p
     if p.is_dir() and (p / CHECKPOINT_NAME).is_file():
         return p / CHECKPOINT_NAME
     name = str(name_or_path)
-    own = [runs_dir() / name / CHECKPOINT_NAME]
-    for scale in ("paper", "course", "smoke"):  # an RL system's name means its seed-0 run
-        own += [runs_dir() / scale / name / CHECKPOINT_NAME, runs_dir() / scale / f"{name}-seed0" / CHECKPOINT_NAME]
-    shipped = shipped_dir() / f"{name}.pt"
-    for candidate in (*own, shipped):
+    candidates = (runs_dir() / scale / name / CHECKPOINT_NAME, runs_dir() / scale / f"{name}-seed0" / CHECKPOINT_NAME,
+                  shipped_dir() / f"{name}.pt")
+    for candidate in candidates:
         if candidate.is_file():
             return candidate
-    raise MinigaptError(f"no model {name!r}: looked in {runs_dir()}/[<scale>/]{name}/ and {shipped}; "
-                        "train it (notebook 02) or give a checkpoint path")
+    raise MinigaptError(f"no model {name!r} at scale {scale!r}: looked in {runs_dir() / scale}/{name}[-seed0]/ "
+                        f"and {shipped_dir() / (name + '.pt')}; train it (notebook 02) or give a checkpoint path")
 
 
-def load_model(name_or_path, *, kind: str | None = None, device="cpu") -> torch.nn.Module:
-    """Resolve, check and build a model in one call (eval mode)."""
-    return build_model(load_checkpoint(resolve_checkpoint(name_or_path), kind=kind), device)
+def load_model(name_or_path, *, kind: str | None = None, device="cpu", scale: str = "course") -> torch.nn.Module:
+    """Resolve (at `scale`), check and build a model in one call (eval mode)."""
+    return build_model(load_checkpoint(resolve_checkpoint(name_or_path, scale), kind=kind), device)

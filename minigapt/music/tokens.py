@@ -130,21 +130,21 @@ class Vocab:
         a[self.chord_hold0:] = ids
         return a
 
+    def _pc_mask(self, pitch_classes) -> np.ndarray:
+        m = np.zeros((self.n_chords, 12), bool)
+        for i, c in enumerate(self.chord_names):
+            m[i, list(pitch_classes(c))] = True
+        return m
+
     @cached_property
     def chord_pc_mask(self) -> np.ndarray:
         """bool[n_chords, 12]: pitch classes of each chord."""
-        m = np.zeros((self.n_chords, 12), bool)
-        for i, c in enumerate(self.chord_names):
-            m[i, list(chord_pitch_classes(c))] = True
-        return m
+        return self._pc_mask(chord_pitch_classes)
 
     @cached_property
     def triad_pc_mask(self) -> np.ndarray:
         """bool[n_chords, 12]: pitch classes of each chord reduced to its triad."""
-        m = np.zeros((self.n_chords, 12), bool)
-        for i, c in enumerate(self.chord_names):
-            m[i, list(triad_pitch_classes(c))] = True
-        return m
+        return self._pc_mask(triad_pitch_classes)
 
     def transpose_table(self, semitones: int) -> np.ndarray:
         """int[size]: token -> the same token transposed (melody pitch +k, chord root +k).
@@ -262,11 +262,11 @@ def deinterleave_batch(streams, chord_first: bool = True):
     return (second, first) if chord_first else (first, second)
 
 
-
 def frames_from_streams(streams):
     """Chord-first streams [B, 2T + 2] (numpy or torch) -> (melody, chord) frames [B, T], EOS
     turned into PAD: what a training crop becomes for rollouts and the reward models."""
     return deinterleave_batch(streams)
+
 
 def song_to_tokens(song: Song, chord_first: bool = True, vocab: Vocab = VOCAB) -> np.ndarray:
     return interleave(melody_frames(song, vocab), chord_frames(song, vocab), chord_first)

@@ -18,12 +18,10 @@ import numpy as np
 import torch
 
 from ..models.modes import eval_mode
+from ..music import keys
 from ..music.chords import chord_name, split_chord_name
 from ..music.tokens import PAD, VOCAB, Vocab, interleave, tokens_to_song
 
-# Krumhansl & Kessler (1982) probe-tone profiles, tonic first.
-MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 MODES = ("major", "minor")
 
 
@@ -81,25 +79,11 @@ def classification_metrics(p_real_true, p_real_fake, threshold: float = 0.5) -> 
 
 
 # --- keys -------------------------------------------------------------------------------------
-def pitch_class_histogram(x, vocab: Vocab = VOCAB) -> np.ndarray:
-    """float[12]: frames each pitch class sounds in a melody's frames (1-D)."""
-    p = vocab.pitch_of[np.asarray(x, dtype=np.int64).ravel()]
-    return np.bincount(p[p >= 0] % 12, minlength=12).astype(np.float64)
-
-
 def estimate_key(x, vocab: Vocab = VOCAB) -> tuple[int, str]:
-    """(tonic pitch class, "major" | "minor") whose Krumhansl-Kessler profile correlates best
-    with the melody's duration-weighted pitch-class histogram. A melody with no notes: C major."""
-    h = pitch_class_histogram(x, vocab)
-    if h.sum() == 0 or np.all(h == h[0]):
-        return 0, "major"
-    best, best_r = (0, "major"), -np.inf
-    for mode, profile in zip(MODES, (MAJOR_PROFILE, MINOR_PROFILE)):
-        for tonic in range(12):
-            r = np.corrcoef(h, np.roll(profile, tonic))[0, 1]
-            if r > best_r:
-                best, best_r = (tonic, mode), r
-    return best
+    """(tonic pitch class, "major" | "minor") of one melody's frames (1-D): the Krumhansl-Kessler
+    estimate of `music.keys`. A melody with no notes: C major."""
+    tonic, minor = keys.estimate_key(np.asarray(x, dtype=np.int64).ravel()[None], vocab)
+    return int(tonic[0]), "minor" if minor[0] else "major"
 
 
 def tonic_chord(tonic: int, mode: str) -> str:

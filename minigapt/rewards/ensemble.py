@@ -228,10 +228,12 @@ def save_ensemble(ensemble: RewardEnsemble, path: str | Path, meta: dict | None 
                            meta={**(meta or {}), "names": list(ensemble.names)})
 
 
-def load_ensemble(name_or_path: str | Path = "rewards", device: str | torch.device = "cpu") -> RewardEnsemble:
-    """A saved ensemble (a path, a run folder, runs/<name>/ or a shipped <name>.pt), in eval
-    mode. A missing, damaged or mismatched file is one MinigaptError line."""
-    return ensemble_from_checkpoint(load_checkpoint(resolve_checkpoint(name_or_path), kind=KIND)).to(device).eval()
+def load_ensemble(name_or_path: str | Path = "rewards", device: str | torch.device = "cpu",
+                  scale: str = "course") -> RewardEnsemble:
+    """A saved ensemble (a path, a run folder, runs/<scale>/<name>/ or a shipped <name>.pt), in
+    eval mode. A missing, damaged or mismatched file is one MinigaptError line."""
+    path = resolve_checkpoint(name_or_path, scale)
+    return ensemble_from_checkpoint(load_checkpoint(path, kind=KIND)).to(device).eval()
 
 
 def ensemble_from_checkpoint(ckpt) -> RewardEnsemble:
