@@ -1,9 +1,9 @@
 """An ensemble built from the components of finished runs, without training anything.
 
 The shipped course `rewards.pt` was made this way (docs/experiments-history.md): each
-component taken from a finished run that trained it with the preset's recipe. A component is taken only when its recipe -- the
-preset's schedule for its type -- matches the source run's, so the result is what a fresh run
-of the preset would train, up to the randomness of training.
+component taken from a finished run that trained it with the preset's recipe. A component is
+taken only when its recipe -- the preset's schedule for its type -- matches the source run's,
+so the result is what a fresh run of the preset would train, up to the randomness of training.
 """
 from __future__ import annotations
 

@@ -31,6 +31,7 @@ from ..models.decoder import count_parameters
 from ..models.modes import eval_mode
 from ..music.tokens import deinterleave_batch
 from ..schedule import warmup_cosine
+from ..store import same_recipe
 from .ensemble import (RewardConfig, RewardEnsemble, build_reward_model, component_names, config_dict,
                        load_ensemble, save_ensemble, schedule_for)
 
@@ -192,13 +193,13 @@ def train_or_load_rewards(name: str = "rewards", cfg: RewardConfig | None = None
     stale = []  # what stood there but was trained with another config
     if own.is_file() and not retrain:
         ensemble = load_ensemble(own)
-        if config_dict(ensemble.cfg) == config_dict(cfg):
+        if same_recipe(config_dict(ensemble.cfg), config_dict(cfg)):
             print(f"loaded your run {own}")
             return ensemble
         stale.append(f"{own} was trained with another config")
     if shipped.is_file() and use_pretrained and not retrain:
         ensemble = load_ensemble(shipped)
-        if config_dict(ensemble.cfg) == config_dict(cfg):  # the same recipe (scale, types, steps)
+        if same_recipe(config_dict(ensemble.cfg), config_dict(cfg)):  # the same recipe (scale, types, steps)
             print(f"loaded the shipped reward models {shipped} ({cfg.scale} scale)")
             return ensemble
         stale.append(f"the shipped reward models {shipped} were trained with another config")

@@ -33,6 +33,7 @@ from ..models.checkpoint import build_model, load_checkpoint, runs_dir, save_che
 from ..models.decoder import ValueModel
 from ..rewards.ensemble import fingerprint
 from ..schedule import warmup_cosine
+from ..store import same_recipe
 from .config import RLConfig
 from .gapt import discriminator_path
 from .grpo import grpo_update
@@ -186,13 +187,6 @@ def _move_home(homes: list[tuple]) -> None:
         model.to(home)
 
 
-def _same_rewards(ckpt, rewards: str | None) -> bool:
-    """Whether a run was trained on the reward ensemble `rewards` (a fingerprint; None, e.g. a
-    test's stand-in without a config, matches anything). Runs from before runs recorded it
-    do not match: they were trained on the first course ensemble."""
-    return rewards is None or ckpt.meta.get("reward_ensemble") == rewards
-
-
 def run_name(system: str, seed: int) -> str:
     return f"{system}-seed{seed}"
 
@@ -251,8 +245,9 @@ def train_or_load_rl(cfg: RLConfig, policy, anchor, ensemble, data, *, eval_melo
     stale = None  # why your own run there does not stand in, if there is one
     if own.is_file() and not retrain:
         ckpt = load_checkpoint(own, kind=kind)
-        same_rewards = _same_rewards(ckpt, rewards)
-        if ckpt.meta.get("complete") and _normalised(ckpt.train_config or {}) == _normalised(cfg) and same_rewards:
+        same_config = same_recipe(_normalised(ckpt.train_config or {}), _normalised(cfg))
+        same_rewards = same_recipe({}, {}, ckpt.meta, {"reward_ensemble": rewards})
+        if ckpt.meta.get("complete") and same_config and same_rewards:
             print(f"loaded your run {own}")
             return load_run(own, cfg, kind)
         stale = f"{own} " + ("is unfinished or was trained with another config" if same_rewards else
@@ -260,8 +255,9 @@ def train_or_load_rl(cfg: RLConfig, policy, anchor, ensemble, data, *, eval_melo
     shipped = shipped_dir() / (f"{name}.pt" if cfg.seed == 0 else f"{run_name(name, cfg.seed)}.pt")
     if shipped.is_file() and use_pretrained and not retrain:
         ckpt = load_checkpoint(shipped, kind=kind)
-        if _normalised(ckpt.train_config or {}) == _normalised(cfg) and _same_rewards(ckpt, rewards):
-            print(f"loaded the shipped checkpoint {shipped}")  # same recipe, scale, seed and R_coh
+        if same_recipe(_normalised(ckpt.train_config or {}), _normalised(cfg), ckpt.meta,
+                       {"reward_ensemble": rewards}):  # same config, scale, seed and R_coh
+            print(f"loaded the shipped checkpoint {shipped}")
             return load_run(shipped, kind=kind)
     if not train_missing and not retrain:
         say_stale(stale, training=False)

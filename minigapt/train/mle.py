@@ -45,6 +45,7 @@ from ..music.tokens import EOS, PAD, VOCAB, deinterleave_batch
 from ..music.tokens import frames_from_streams  # noqa: F401 (notebooks import it from here)
 from ..presets import override, preset
 from ..schedule import warmup_cosine
+from ..store import same_recipe
 
 TRANSPOSE_TABLES = np.stack([VOCAB.transpose_table(k) for k in range(12)]).astype(np.int64)
 
@@ -357,7 +358,7 @@ def train_or_load(name: str, cfg: TrainConfig, *, kind: str = "online", data=Non
     stale = None  # your own run there, trained with another config
     if own.is_file() and not retrain:
         ckpt = load_checkpoint(own, kind=kind)
-        if _normalised(ckpt.train_config or {}, kind) == _normalised(cfg, kind):
+        if same_recipe(_normalised(ckpt.train_config or {}, kind), _normalised(cfg, kind)):
             done = ckpt.meta.get("steps_done", "?")
             note = "" if ckpt.meta.get("complete", True) else f" (interrupted: {done} of {cfg.steps} steps)"
             print(f"loaded your run {own}{note}")
@@ -365,7 +366,7 @@ def train_or_load(name: str, cfg: TrainConfig, *, kind: str = "online", data=Non
         stale = f"{own} was trained with another config"
     if shipped.is_file() and use_pretrained and not retrain:
         ckpt = load_checkpoint(shipped, kind=kind)
-        if (ckpt.train_config or {}).get("scale") == cfg.scale:  # a course model never stands in for a smoke one
+        if same_recipe(_normalised(ckpt.train_config or {}, kind), _normalised(cfg, kind)):
             print(f"loaded the shipped checkpoint {shipped} ({cfg.scale} scale)")
             return build_model(ckpt)
     if not train_missing and not retrain:
