@@ -118,9 +118,6 @@ class ConstantAdversary:
     def reward(self, x, y):
         return torch.full((len(x),), 2.0)
 
-    def observe(self, ep, update):
-        return {"d_steps": 0}
-
 
 def _episodes(B=3, T=6):
     x = torch.full((B, T), VOCAB.melody_on(60))

@@ -1,7 +1,7 @@
 """The RL update keeps its behaviour: a few smoke-scale updates from a fixed seed reproduce the
 parameters (and logged figures) recorded from the trainer before it was reorganised.
 
-tests/fixtures/rl_reference.json was written by `python tests/test_rl_reference.py --record`
+tests/reference/rl_updates.json was written by `python tests/test_rl_reference.py --record`
 with the code as it stood before the RL method moved into one module; it holds, per run, a
 checksum of every trained tensor (policy, and GAPT's discriminator) and every logged metric.
 Rewrite it only for a change that is meant to change what RL learns."""
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-FIXTURE = Path(__file__).parent / "fixtures" / "rl_reference.json"
+FIXTURE = Path(__file__).parent / "reference" / "rl_updates.json"
 RUNS = ("realchords", "gapt", "grpo", "melody-gapt")
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
