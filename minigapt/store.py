@@ -10,7 +10,9 @@ the recipe of the config asked for:
              + the fingerprints of what it was trained from (an RL run: its reward ensemble)
 
 Each config type says which of its fields change training (its `_normalised`/`config_dict`);
-this module says what "the same" means, once, for your runs and shipped checkpoints alike.
+this module says what "the same" means, once, for your runs and shipped checkpoints alike
+(one exception: a shipped MLE model stands in at its own scale, as its recorded config may be
+partial; every shipped one passes this rule too, tests/test_store.py).
 """
 from __future__ import annotations
 
