@@ -32,11 +32,11 @@ class ToyConfig:
 
     world: WorldConfig = field(default_factory=WorldConfig)
     """The melody-to-chord world (toy/world.py)."""
-    hole: float = 1.5
+    hole: float = 3.0
     """Weight of the reward's hole: R_coh pays hole * (share of frames on V) (toy/reward.py)."""
     policy: ModelConfig = field(default_factory=tiny_policy)
     """The online policy's size (the course's class, models.decoder.OnlinePolicy)."""
-    mle_steps: int = 150
+    mle_steps: int = 300
     """Supervised steps of the online MLE (train.mle.train_online) on the world's songs."""
     mle_lr: float = 3e-3
     """Its peak learning rate."""
@@ -50,7 +50,7 @@ class ToyConfig:
     """Per-token KL to the anchor (the online MLE itself, frozen)."""
     entropy_coef: float = 0.002
     """Entropy bonus of gapt-no-adv and gapt (realchords: 0)."""
-    adversarial_weight: float = 1.0
+    adversarial_weight: float = 3.0
     """gamma: weight of R_adv in gapt (the paper's 1)."""
     discriminator: DiscriminatorConfig = field(default_factory=tiny_discriminator)
     """GAPT's D and its schedule (rl/gapt.py): warm-up cadence, tau gate, steps per event."""

@@ -79,6 +79,8 @@ class ToyRun:
     seed: int
     data: ToyData
     reward: object
+    data_batch_vendi: float
+    """The data's chord Vendi at one RL batch's number of parts (the curves' reference)."""
     systems: dict[str, SystemResult] = field(default_factory=dict)
     policies: dict[str, torch.nn.Module] = field(default_factory=dict)
 
@@ -102,8 +104,20 @@ def accompany(policy, data: ToyData, seed: int) -> np.ndarray:
     return rollout_online(policy, data.test_x, seed=seed).chords.numpy()
 
 
+_MLE_CACHE: dict = {}  # (seed, world, policy, steps, lr) -> the trained MLE, for this process
+
+
 def train_mle(cfg: ToyConfig, data: ToyData, seed: int, out_dir: Path):
-    """The online MLE on the world's songs (the course's train_online; its prints kept quiet)."""
+    """The online MLE on the world's songs (the course's train_online; its prints kept quiet).
+    Trained once per process for each seed and recipe: RL copies it, so settings that change only
+    the RL (the explorer's) reuse it."""
+    key = (seed, repr(cfg.world), repr(cfg.policy), cfg.mle_steps, cfg.mle_lr)
+    if key not in _MLE_CACHE:
+        _MLE_CACHE[key] = _train_mle(cfg, data, seed, out_dir)
+    return _MLE_CACHE[key]
+
+
+def _train_mle(cfg: ToyConfig, data: ToyData, seed: int, out_dir: Path):
     tcfg = TrainConfig(model=cfg.policy, data=cfg.world.data_config(), steps=cfg.mle_steps, batch_size=32,
                        lr=cfg.mle_lr, warmup_steps=max(1, cfg.mle_steps // 10), eval_every=cfg.mle_steps,
                        eval_songs=32, seed=seed, scale="toy")
@@ -135,7 +149,8 @@ def run_seed(cfg: ToyConfig, seed: int, systems=SYSTEMS, out_dir=None, log=say, 
     torch.manual_seed(seed)
     data = make_data(cfg.world, seed)
     reward = fit_reward(data.train_x, data.train_y, cfg.hole, seed)
-    run = ToyRun(seed, data, reward)
+    batch_vendi = chord_vendi(data.test_x, data.test_y, parts=cfg.rollouts_per_update).score
+    run = ToyRun(seed, data, reward, batch_vendi)
     with contextlib.ExitStack() as stack:
         folder = Path(out_dir) if out_dir is not None else Path(stack.enter_context(tempfile.TemporaryDirectory()))
         if "data" in systems:
