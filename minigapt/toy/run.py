@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
+from ..config import json_data
 from ..errors import MinigaptError
 from ..eval.chord_vendi import chord_vendi
 from ..generate import rollout_online
@@ -195,4 +196,4 @@ def run_toy(cfg: ToyConfig | None = None, seeds=(0, 1, 2), systems=SYSTEMS, log=
     with threadpool_limits(1):  # numpy's BLAS too (chord_vendi's eigenvalues)
         runs = [run_seed(cfg, seed, systems, log=log) for seed in seeds]
     return {"systems": summarise(runs), "seeds": list(seeds), "updates": cfg.updates,
-            "seconds": round(time.perf_counter() - t0, 1)}, runs
+            "config": json_data(cfg), "seconds": round(time.perf_counter() - t0, 1)}, runs

@@ -48,11 +48,11 @@ class WorldConfig:
     """Bars per song (one chord each)."""
     frames_per_bar: int = 4
     """Frames (16th notes) per bar; the melody plays one note per frame."""
-    chord_tone_p: float = 0.75
+    chord_tone_p: float = 0.9
     """Chance that a melody note is a tone of its bar's chord (the data's harmony)."""
     train_songs: int = 2000
     """Songs in the training split (the policy's MLE data, the reward's and D's real parts)."""
-    test_songs: int = 128
+    test_songs: int = 256
     """Held-out melodies every system accompanies for the final figures."""
 
     @property
