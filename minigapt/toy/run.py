@@ -28,8 +28,9 @@ from ..config import json_data
 from ..errors import MinigaptError
 from ..eval.chord_vendi import chord_vendi
 from ..generate import rollout_online
-from ..rl.gapt import Adversary
-from ..rl.train import RLTask, train_rl
+from ..rl.gapt import adversary_for
+from ..rl.task import RLTask
+from ..rl.train import train_rl
 from ..train.mle import TrainConfig, train_online
 from .config import TOY_SYSTEMS, ToyConfig
 from .reward import HOLE_CHORD, fit_reward
@@ -40,7 +41,7 @@ SYSTEMS = ("data", "online-mle") + TOY_SYSTEMS
 
 def batch_stats(ep, reward) -> dict[str, float]:
     """Per-update diagnostics of the toy (metrics.csv): true harmony, diversity, the hole."""
-    x, y = ep.melody.cpu().numpy(), ep.chords.cpu().numpy()
+    x, y = ep.given.cpu().numpy(), ep.played.cpu().numpy()
     return {"harmony": true_harmony(x, y), "chord_vendi": chord_vendi(x, y, draws=1).score,
             "hole_share": chord_share(y, HOLE_CHORD), "learned_reward": float(reward.learned(x, y).mean())}
 
@@ -136,7 +137,7 @@ def train_system(cfg: ToyConfig, system: str, seed: int, mle, reward, data: ToyD
     gapt-no-adv also gets a discriminator: it trains on the usual schedule but its reward
     weight is 0, so it only watches (how well it could tell the policy from the data)."""
     rl_cfg = cfg.rl_config(system, seed)
-    adversary = Adversary(rl_cfg.discriminator, rl_cfg.minibatch_size, seed) if system != "realchords" else None
+    adversary = adversary_for(rl_cfg) if system != "realchords" else None
     with contextlib.redirect_stdout(io.StringIO()):
         run = train_rl(rl_cfg, mle, mle, reward, data.frames, out_dir, adversary=adversary,
                        progress=False, task=toy_task(cfg))
