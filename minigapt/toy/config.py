@@ -21,10 +21,9 @@ def tiny_discriminator() -> DiscriminatorConfig:
     """The course's ChordDiscriminator and two-phase schedule, sized for the toy. One encoder
     position per bar (4 frames); 8 steps per event at lr 3e-3, so D leaves chance within a few
     events (the paper's lr and one step per minibatch leave it at chance: notebook 05). The
-    warm-up (every 2nd update) spans the whole run, as the paper's T_warm of 200 updates would:
-    measured with a warm-up of 15 of 24 updates, D froze while the policy settled on one
-    progression the frozen D half accepted (R_adv ~0.35, under the gate), and one seed in three
-    collapsed to 0.35 x the data's diversity; tau 0.75 opens the gate a little earlier."""
+    warm-up (every 2nd update) spans the whole run, as the paper's T_warm of 200 updates would: a
+    shorter one let D freeze while the policy settled on a progression D half accepted, under
+    the gate (docs/experiments.md); tau 0.75 opens the gate a little earlier."""
     return DiscriminatorConfig(dim=32, n_layers=1, n_heads=2, frames_per_position=4, lr=3e-3,
                                warmup_steps=2, total_steps=200, warmup_updates=24, update_every=2,
                                gate_window=3, tau=0.75, steps_per_event=8)
