@@ -11,8 +11,7 @@ the recipe of the config asked for:
 
 Each config type says which of its fields change training (its `_normalised`/`config_dict`);
 this module says what "the same" means, once, for your runs and shipped checkpoints alike
-(one exception: a shipped MLE model stands in at its own scale, as its recorded config may be
-partial; every shipped one passes this rule too, tests/test_store.py).
+(tests/test_store.py passes every shipped checkpoint through it).
 """
 from __future__ import annotations
 

@@ -97,7 +97,7 @@ def test_a_shipped_course_model_never_stands_in_for_a_smoke_one(tmp_path, monkey
 
     torch.manual_seed(0)
     shipped = tmp_path / "assets"
-    save_checkpoint(shipped / "online-mle.pt", OnlinePolicy(CFG), train_config={"scale": "course"})
+    save_checkpoint(shipped / "online-mle.pt", OnlinePolicy(CFG), train_config=TrainConfig.preset("course"))
     monkeypatch.setattr(mle, "shipped_dir", lambda: shipped)
     trained = []
     monkeypatch.setattr(mle, "train_online", lambda cfg, *a, **k: trained.append(cfg.scale) or "trained")

@@ -366,10 +366,10 @@ def train_or_load(name: str, cfg: TrainConfig, *, kind: str = "online", data=Non
         stale = f"{own} was trained with another config"
     if shipped.is_file() and use_pretrained and not retrain:
         ckpt = load_checkpoint(shipped, kind=kind)
-        # a shipped MLE model stands in at its own scale (its recorded config may be partial)
-        if (ckpt.train_config or {}).get("scale") == cfg.scale:
+        if same_recipe(_normalised(ckpt.train_config or {}, kind), _normalised(cfg, kind)):
             print(f"loaded the shipped checkpoint {shipped} ({cfg.scale} scale)")
             return build_model(ckpt)
+        stale = stale or f"the shipped {shipped} was trained with another config"
     if not train_missing and not retrain:
         say_stale(stale, training=False)
         return None
