@@ -14,7 +14,7 @@ import sys
 from . import __version__
 from .errors import MinigaptError
 
-COMMANDS = ["data", "bench", "accompany", "evaluate", "toy", "ship"]  # module names under minigapt/commands/, in the order --help lists them
+COMMANDS = ["data", "bench", "accompany", "evaluate", "train", "toy", "ship"]  # module names under minigapt/commands/, in the order --help lists them
 
 
 def build_parser() -> argparse.ArgumentParser:

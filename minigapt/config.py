@@ -1,7 +1,8 @@
 """Scales shared by every config: each config dataclass has one preset per scale."""
 
-SCALES = ("smoke", "course", "paper")
-# smoke: CI, seconds. course: a 2-core laptop, minutes. paper: the paper's section C, a GPU.
+SCALES = ("smoke", "course", "ship", "paper")
+# smoke: CI, seconds. course: a 2-core laptop, minutes. ship: the shipped RL runs (the course's
+# supervised models, longer RL; resumable). paper: the paper's section C, a GPU.
 
 
 def json_data(config) -> dict:

@@ -11,9 +11,11 @@ overrides. Why course values depart from the paper's: docs/experiments-history.m
 """
 from __future__ import annotations
 
+import ast
 import dataclasses
 
 from .config import check_scale
+from .errors import MinigaptError
 
 PRESETS: dict[str, dict[str, dict]] = {
     "smoke": {  # CI, seconds: proves the pipeline runs
@@ -50,6 +52,23 @@ PRESETS: dict[str, dict[str, dict]] = {
         # Dr.GRPO: the paper's 0.01 blows entropy up here; 0.001 is the largest bonus that stays sane
         "entropy": dict(ppo=0.01, grpo=0.001),
     },
+    "ship": {  # the shipped RL runs: the course's supervised stages, RL that moves (~25 min of one core)
+        # data, model, mle, rewards: the course's rows (SUPERVISED_FROM), so the shipped course
+        # checkpoints are its starting point; only the RL and the discriminator differ.
+        # RL: 64 rollouts x 4 epochs moves the policy (the course's 32 x 1 barely does), and
+        # only the full-input reward models: the rhythm-only ones do not track harmony
+        # (docs/experiments.md). Settings are chosen on validation melodies.
+        "rl": dict(updates=40, rollouts_per_update=64, minibatch_size=16, epochs=4, group_size=4, crop_frames=128,
+                   actor_lr=3e-4, critic_lr=3e-4, warmup_updates=4, gae_lambda=1.0, eval_every=10,
+                   eval_melodies=64, eval_samples=2, eval_frames=128, eval_split="valid", checkpoint_every=10,
+                   reward_types=("contrastive", "discriminative")),
+        # D learns every 2nd update for the whole run (one step per minibatch, each on its own
+        # rollouts), so it tracks the moving policy instead of freezing near chance
+        "discriminator": dict(dim=64, n_layers=2, n_heads=4, frames_per_position=4, lr=1e-3, warmup_steps=4,
+                              total_steps=80, warmup_updates=40, update_every=2, gate_window=3, tau=1.0,
+                              steps_per_event=0),
+        "entropy": dict(ppo=0.01, grpo=0.001),
+    },
     "paper": {  # the paper's section C, for a GPU
         "data": dict(crop_frames=256),
         "model": dict(n_layers=8, n_heads=8, d_model=512, dropout=0.1, max_len=514,
@@ -70,6 +89,17 @@ PRESETS: dict[str, dict[str, dict]] = {
     },
 }
 
+SUPERVISED_FROM = {"ship": "course"}
+"""Scales whose data, model, MLE and reward-model rows are another scale's (that scale's
+checkpoints, shipped or your own, are their starting point)."""
+SUPERVISED_PARTS = ("data", "model", "mle", "rewards")
+
+
+def supervised_scale(scale: str) -> str:
+    """The scale whose supervised stages (data, MLE, anchor, reward models) `scale` uses."""
+    return SUPERVISED_FROM.get(check_scale(scale), scale)
+
+
 SYSTEMS: dict[str, dict] = {
     # name: algorithm, whether the entropy bonus is on (the scale's for that algorithm), gamma
     "realchords": dict(algorithm="ppo", entropy=False, adversarial_weight=0.0),
@@ -81,9 +111,68 @@ SYSTEMS: dict[str, dict] = {
 """The RL recipes (rl/config.py's table says what each turns on)."""
 
 
+RUNS: dict[str, dict] = {
+    # name: the system it starts from, the changes it makes (override's dotted names), where the
+    # paper reports it and its name there; "updates_factor" multiplies the scale's updates.
+    # A change of discriminator.warmup_updates to None: D's warm-up cadence lasts the whole run.
+    "realchords": dict(system="realchords", table="Table 1", label="ReaLchords"),
+    "gapt-no-adv": dict(system="gapt-no-adv", table="Table 1", label="GAPT w/o Adv. Training"),
+    "gapt": dict(system="gapt", table="Table 1", label="GAPT"),
+    "grpo": dict(system="grpo", table="Table 8", label="GRPO w/o Adv. Training"),
+    "grpo-adv": dict(system="grpo-adv", table="Table 8", label="GRPO w/ Adv. Training"),
+    "gapt-dxy": dict(system="gapt", changes={"discriminator.sees_melody": True}, table="Table 9",
+                     label="GAPT w/ D(x, y)"),
+    "gapt-coh2": dict(system="gapt", changes={"coherence_weight": 2.0}, table="Table 7",
+                      label="Upweight Coherence (α=2, β=1, γ=1)"),
+    "gapt-rules2": dict(system="gapt", changes={"rules_weight": 2.0}, table="Table 7",
+                        label="Upweight Rules (α=1, β=2, γ=1)"),
+    "gapt-adv2": dict(system="gapt", changes={"adversarial_weight": 2.0}, table="Table 7",
+                      label="Upweight Adversarial (α=1, β=1, γ=2)"),
+    "gapt-no-rules": dict(system="gapt", changes={"rules_weight": 0.0, "mask_invalid": False}, table="Table 7",
+                          label="Exclude Rules (α=1, β=0, γ=1)"),
+    "gapt-invalid-only": dict(system="gapt", changes={"rule_terms": ("invalid",), "mask_invalid": False},
+                              table="Table 7", label="Exclude Rules + Invalid Penalty (α=1, β=0, γ=1, +R_invalid)"),
+    "gapt-tau06": dict(system="gapt", changes={"discriminator.tau": 0.6}, table="search",
+                       label="GAPT, gate at tau 0.6 (D(fake) ~ 0.45)"),
+    "gapt-always": dict(system="gapt", changes={"discriminator.warmup_updates": None}, table="search",
+                        label="GAPT, D every K_int updates to the end (no gate)"),
+    "gapt-adv05": dict(system="gapt", changes={"adversarial_weight": 0.5}, table="search", label="GAPT, gamma 0.5"),
+    "gapt-warm24": dict(system="gapt", changes={"discriminator.warmup_updates": 24, "discriminator.steps_per_event": 20},
+                        table="search", label="GAPT, D's warm-up over the first 20% of the run (5 events x 20 steps)"),
+    "realchords-long": dict(system="realchords", table="longer", label="ReaLchords, twice the updates",
+                            updates_factor=2.0),
+    "gapt-no-adv-long": dict(system="gapt-no-adv", table="longer", label="GAPT w/o Adv., twice the updates",
+                             updates_factor=2.0),
+    "gapt-long": dict(system="gapt", table="longer", label="GAPT, twice the updates", updates_factor=2.0),
+    "gapt-always-long": dict(system="gapt", changes={"discriminator.warmup_updates": None}, table="longer",
+                             label="GAPT, twice the updates, D every K_int updates to the end (no gate)",
+                             updates_factor=2.0),
+}
+"""The named runs notebooks and tables compare: rows of this table (rl/systems.py reads it)."""
+
+
+def parse_changes(assignments) -> dict:
+    """["rl.updates=60", "discriminator.tau=0.6", ...] (CLI --set, notebook OVERRIDES as
+    strings) -> {"updates": 60, "discriminator.tau": 0.6}: values read as Python literals
+    (a bare word stays a string); a leading "rl." is dropped, since RLConfig is the root."""
+    changes = {}
+    for item in assignments or ():
+        name, sep, text = str(item).partition("=")
+        name = name.strip().removeprefix("rl.")
+        if not sep or not name:
+            raise MinigaptError(f"--set {item!r}: expected NAME=VALUE, e.g. updates=60 or discriminator.tau=0.6")
+        try:
+            changes[name] = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            changes[name] = text.strip()
+    return changes
+
+
 def preset(scale: str, part: str) -> dict:
     """A copy of PRESETS[scale][part] (nested dicts copied too)."""
     check_scale(scale)
+    if part in SUPERVISED_PARTS:
+        scale = supervised_scale(scale)
     return {k: (dict(v) if isinstance(v, dict) else v) for k, v in PRESETS[scale][part].items()}
 
 
@@ -96,10 +185,14 @@ def system_fields(scale: str, system: str) -> dict:
 
 def override(config, **changes):
     """`config` with `changes` applied; a dotted name ("discriminator.tau") or a dict value for a
-    nested config field changes fields of that nested config."""
+    nested config field changes fields of that nested config. An unknown name: one line."""
     nested: dict[str, dict] = {}
     flat = {}
+    known = {f.name for f in dataclasses.fields(config)}
     for name, value in changes.items():
+        if name.partition(".")[0] not in known:
+            raise MinigaptError(f"{type(config).__name__} has no field {name.partition('.')[0]!r}; "
+                                f"choose from {', '.join(sorted(known))}")
         head, _, rest = name.partition(".")
         if rest:
             nested.setdefault(head, {})[rest] = value

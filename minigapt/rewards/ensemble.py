@@ -24,7 +24,7 @@ from ..data.dataset import DataConfig
 from ..errors import MinigaptError
 from ..models.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
 from ..models.modes import eval_mode
-from ..presets import preset
+from ..presets import preset, supervised_scale
 from .contrastive import ContrastiveReward
 from .discriminative import DiscriminativeReward
 from .encoders import as_tokens
@@ -90,6 +90,7 @@ class RewardConfig:
 
     @classmethod
     def preset(cls, scale: str) -> "RewardConfig":
+        scale = supervised_scale(scale)  # ship: the course's reward models
         return cls(DataConfig.preset(scale), scale=scale, **preset(scale, "rewards"))
 
     def __post_init__(self):

@@ -218,6 +218,6 @@ def rewards_for_scale(scale: str, *, types=None, data=None, data_dir=None, use_p
     if types is not None:
         cfg.types = tuple(types)
         cfg.__post_init__()  # checks the type names
-    return train_or_load_rewards("rewards", cfg, data=data, data_dir=data_dir, runs=runs_dir() / scale,
+    return train_or_load_rewards("rewards", cfg, data=data, data_dir=data_dir, runs=runs_dir() / cfg.scale,
                                  use_pretrained=use_pretrained, retrain=retrain, progress=progress,
                                  device=device)

@@ -97,6 +97,8 @@ class RLConfig:
     """Sampled accompaniments per evaluation melody (fixed seeds: curves compare across runs)."""
     eval_frames: int = 128
     """Frames of each evaluation melody (from its first frame)."""
+    eval_split: str = "test"
+    """Which Nottingham split the curves along training use ("valid" where settings are chosen)."""
     checkpoint_every: int = 25
     """Save the policy every this many updates (a NaN keeps the last one that was good)."""
     seed: int = 0

@@ -17,6 +17,7 @@ from ..data.catalog import DataNotFound, load_songs
 from ..data.dataset import DataConfig, eval_batch, load_frames, to_frames
 from ..models.checkpoint import runs_dir
 from ..music.tokens import frames_from_streams
+from ..presets import override
 from ..rewards.train import rewards_for_scale
 from ..train.mle import TrainConfig, train_or_load
 from .config import RLConfig
@@ -66,8 +67,8 @@ def load_world(scale: str, *, data_dir=None, use_pretrained: bool = True, openew
     """Data, MLE policy, anchor, rewards and evaluation melodies of `scale` (train-or-load)."""
     check_scale(scale)
     frames = load_frames(DataConfig.preset(scale), data_dir, progress=progress)
-    mle_cfg = TrainConfig.preset(scale)
-    runs = runs_dir() / scale
+    mle_cfg = TrainConfig.preset(scale)  # ship: the course's supervised stages (presets.SUPERVISED_FROM)
+    runs = runs_dir() / mle_cfg.scale
     policy = train_or_load("online-mle", mle_cfg, kind="online", data=frames, runs=runs,
                            use_pretrained=use_pretrained, progress=progress)
     anchor = train_or_load("offline-anchor", mle_cfg, kind="offline", data=frames, runs=runs,
@@ -75,7 +76,8 @@ def load_world(scale: str, *, data_dir=None, use_pretrained: bool = True, openew
     ensemble = rewards_for_scale(scale, data=frames, use_pretrained=use_pretrained, progress=progress)
     rl = RLConfig.preset(scale)
     world = World(scale, frames, policy.eval(), anchor.eval(), ensemble)
-    sets = {"nottingham_test": evaluation_set(frames, rl.eval_melodies, rl.eval_frames)}
+    sets = {f"nottingham_{split}": evaluation_set(frames, rl.eval_melodies, rl.eval_frames, split=split)
+            for split in dict.fromkeys((rl.eval_split, "test"))}
     if openewld:
         sets["openewld"] = openewld_set(rl.eval_melodies * 2, rl.eval_frames, data_dir, DataConfig.preset(scale).max_units)
     for name, pair in sets.items():
@@ -87,17 +89,20 @@ def load_world(scale: str, *, data_dir=None, use_pretrained: bool = True, openew
 def train_system(system: str, scale: str, seed: int = 0, *, world: World | None = None,
                  name: str | None = None, use_pretrained: bool = True, retrain: bool = False,
                  progress: bool = True, train_missing: bool = True, device=None,
-                 **overrides) -> RLRun | None:
+                 changes: dict | None = None, stop_after: int | None = None, **overrides) -> RLRun | None:
     """Train (or load) one RL system at one scale and seed into runs/<scale>/<name>-seed<seed>/
     (name: the system's, unless given). Overrides change RLConfig fields: give a variant its
     own name, or it replaces the preset's run. train_missing=False: None instead of training.
-    device: where it trains (None: MINIGAPT_DEVICE, else the CPU; see config.resolve_device)."""
+    device: where it trains (None: MINIGAPT_DEVICE, else the CPU; see config.resolve_device).
+    changes: RLConfig values by presets.override's names ("discriminator.tau"); stop_after: stop
+    (resumable: the next call continues) once this many updates are done."""
     world = world or load_world(scale, use_pretrained=use_pretrained, progress=progress)
-    cfg = RLConfig.preset(scale, system, seed=seed, **overrides)
+    cfg = override(RLConfig.preset(scale, system, seed=seed, **overrides), **(changes or {}))
     factory = None
     if cfg.adversarial_weight:
         factory = lambda: adversary_for(cfg)  # noqa: E731
     return train_or_load_rl(cfg, world.policy, world.anchor, world.ensemble, world.frames,
-                            eval_melodies=world.eval_sets.get("nottingham_test"),
+                            eval_melodies=world.eval_sets.get(f"nottingham_{cfg.eval_split}"),
                             adversary_factory=factory, name=name, use_pretrained=use_pretrained,
-                            retrain=retrain, progress=progress, train_missing=train_missing, device=device)
+                            retrain=retrain, progress=progress, train_missing=train_missing, device=device,
+                            stop_after=stop_after)

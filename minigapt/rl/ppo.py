@@ -284,6 +284,13 @@ def ppo_update(actor, critic, ep: Episodes, actor_opt, critic_opt, cfg: RLConfig
             "value_mean": float(masked_mean(ep.values, ep.mask))}
 
 
+def ranking_auc(p_real: torch.Tensor, p_fake: torch.Tensor) -> float:
+    """P(D ranks a random real part above a random played one), ties counting half: 0.5 is
+    chance whatever D's calibration, 1 a perfect separation."""
+    diff = p_real.reshape(-1, 1).float() - p_fake.reshape(1, -1).float()
+    return float((diff > 0).float().mean() + 0.5 * (diff == 0).float().mean())
+
+
 # --- 7. discriminator ---------------------------------------------------------------------------
 def discriminator_update(adversary: Adversary, ep: Episodes, update: int) -> dict[str, float]:
     """After RL update `update` (from 0): D reads this batch (its R_adv joins the gate's window),
@@ -294,17 +301,20 @@ def discriminator_update(adversary: Adversary, ep: Episodes, update: int) -> dic
         p_fake, p_real = d.prob_real(ep.given, ep.played), d.prob_real(ep.given, ep.real)
     adversary.recent_adv.append(float(adversarial_reward(p_fake).mean()))
     window = adversary.recent_adv[-cfg.gate_window:]
+    # this batch is fresh (D has not trained on it yet): a held-out check of D every update
     stats = {"d_prob_real": float(p_real.mean()), "d_prob_fake": float(p_fake.mean()),
              "d_acc": float(((p_real > 0.5).float().mean() + (p_fake <= 0.5).float().mean()) / 2),
-             "r_adv_window": sum(window) / len(window)}
+             "d_auc": ranking_auc(p_real, p_fake), "r_adv_window": sum(window) / len(window)}
     step, phase = should_update(update, adversary.recent_adv, cfg)
     losses = []
     if step:
         adversary.events[phase] += 1
         n_steps = cfg.steps_per_event or max(1, len(ep) // adversary.minibatch_size)
         d.train()
-        for _ in range(n_steps):
-            idx = torch.randperm(len(ep), generator=adversary.generator)[:adversary.minibatch_size]
+        order = torch.cat([torch.randperm(len(ep), generator=adversary.generator)
+                           for _ in range(-(-n_steps * adversary.minibatch_size // len(ep)))])
+        for i in range(n_steps):  # each step its own rollouts until the batch is used up
+            idx = order[i * adversary.minibatch_size:(i + 1) * adversary.minibatch_size]
             lr = warmup_cosine(sum(adversary.steps.values()), cfg.lr, cfg.warmup_steps, cfg.total_steps, 0.1)
             for g in adversary.opt.param_groups:  # D's own schedule, advancing only when D steps
                 g["lr"] = lr

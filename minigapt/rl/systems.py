@@ -1,8 +1,9 @@
-"""Every RL run the evaluation suite (notebook 06) compares, as data: name -> recipe + overrides.
+"""Every RL run the evaluation suite (notebook 06) compares: the rows of presets.RUNS, each a
+recipe + the changes it makes.
 
 A *system* (rl/config.py) is a recipe with a preset per scale; a *named run* is a system plus
 the RLConfig fields it changes. The paper's ablations are nothing more than that, so each one
-is a row below and `train_named("gapt-adv2", "course", seed=0)` reruns it: an instructor can
+is a row of presets.RUNS and `train_named("gapt-adv2", "course", seed=0)` reruns it: an instructor can
 add a row (or call `train_system` with the same overrides) to try another.
 
 | name              | recipe      | changes                                           | paper     |
@@ -46,6 +47,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from ..errors import MinigaptError
+from ..presets import RUNS
 from .config import RLConfig
 from . import experiment
 
@@ -70,33 +72,19 @@ class NamedRun:
 
 
 def _entries() -> list[NamedRun]:
-    return [
-        NamedRun("realchords", "realchords", {}, "Table 1", "ReaLchords"),
-        NamedRun("gapt-no-adv", "gapt-no-adv", {}, "Table 1", "GAPT w/o Adv. Training"),
-        NamedRun("gapt", "gapt", {}, "Table 1", "GAPT"),
-        NamedRun("grpo", "grpo", {}, "Table 8", "GRPO w/o Adv. Training"),
-        NamedRun("grpo-adv", "grpo-adv", {}, "Table 8", "GRPO w/ Adv. Training"),
-        NamedRun("gapt-dxy", "gapt", {"discriminator": {"sees_melody": True}}, "Table 9", "GAPT w/ D(x, y)"),
-        NamedRun("gapt-coh2", "gapt", {"coherence_weight": 2.0}, "Table 7", "Upweight Coherence (α=2, β=1, γ=1)"),
-        NamedRun("gapt-rules2", "gapt", {"rules_weight": 2.0}, "Table 7", "Upweight Rules (α=1, β=2, γ=1)"),
-        NamedRun("gapt-adv2", "gapt", {"adversarial_weight": 2.0}, "Table 7", "Upweight Adversarial (α=1, β=1, γ=2)"),
-        NamedRun("gapt-no-rules", "gapt", {"rules_weight": 0.0, "mask_invalid": False}, "Table 7",
-                 "Exclude Rules (α=1, β=0, γ=1)"),
-        NamedRun("gapt-invalid-only", "gapt", {"rule_terms": ("invalid",), "mask_invalid": False}, "Table 7",
-                 "Exclude Rules + Invalid Penalty (α=1, β=0, γ=1, +R_invalid)"),
-        NamedRun("gapt-tau06", "gapt", {"discriminator": {"tau": 0.6}}, "search",
-                 "GAPT, gate at tau 0.6 (D(fake) ~ 0.45)"),
-        NamedRun("gapt-always", "gapt", {"discriminator": {"warmup_updates": None}}, "search",
-                 "GAPT, D every K_int updates to the end (no gate)"),
-        NamedRun("gapt-adv05", "gapt", {"adversarial_weight": 0.5}, "search", "GAPT, gamma 0.5"),
-        NamedRun("gapt-warm24", "gapt", {"discriminator": {"warmup_updates": 24, "steps_per_event": 20}}, "search",
-                 "GAPT, D's warm-up over the first 20% of the run (5 events x 20 steps)"),
-        NamedRun("realchords-long", "realchords", {}, "longer", "ReaLchords, twice the updates", 2.0),
-        NamedRun("gapt-no-adv-long", "gapt-no-adv", {}, "longer", "GAPT w/o Adv., twice the updates", 2.0),
-        NamedRun("gapt-long", "gapt", {}, "longer", "GAPT, twice the updates", 2.0),
-        NamedRun("gapt-always-long", "gapt", {"discriminator": {"warmup_updates": None}}, "longer",
-                 "GAPT, twice the updates, D every K_int updates to the end (no gate)", 2.0),
-    ]
+    """The rows of presets.RUNS as NamedRuns (dotted discriminator changes grouped)."""
+    out = []
+    for name, row in RUNS.items():
+        overrides: dict = {}
+        for key, value in row.get("changes", {}).items():
+            head, _, rest = key.partition(".")
+            if rest:
+                overrides.setdefault(head, {})[rest] = value
+            else:
+                overrides[key] = value
+        out.append(NamedRun(name, row["system"], overrides, row.get("table", ""), row.get("label", ""),
+                            row.get("updates_factor", 1.0)))
+    return out
 
 
 REGISTRY: dict[str, NamedRun] = {e.name: e for e in _entries()}
@@ -150,12 +138,15 @@ def changed_fields(name: str, scale: str, against: str = "gapt") -> dict:
 
 
 def train_named(name: str, scale: str, seed: int = 0, *, world=None, use_pretrained: bool = True,
-                retrain: bool = False, progress: bool = True, train_missing: bool = True, device=None):
+                retrain: bool = False, progress: bool = True, train_missing: bool = True, device=None,
+                changes: dict | None = None, stop_after: int | None = None):
     """Train (or load) the named run at `scale` and `seed` -> RLRun (rl.experiment.train_system
     with the registry's recipe, overrides and name); None if it is neither trained nor shipped
-    and not train_missing."""
+    and not train_missing. changes: more RLConfig values (presets.override's dotted names);
+    stop_after: stop, resumable, after this many updates."""
     entry = named_run(name)
     return experiment.train_system(entry.system, scale, seed, world=world, name=name,
                                    use_pretrained=use_pretrained, retrain=retrain, progress=progress,
-                                   train_missing=train_missing, device=device, **resolve_overrides(name, scale))
+                                   train_missing=train_missing, device=device, changes=changes,
+                                   stop_after=stop_after, **resolve_overrides(name, scale))
 

@@ -12,6 +12,11 @@ Every update appends a row to metrics.csv; every eval_every updates the policy a
 fixed evaluation melodies (eval.csv). A NaN anywhere stops the run with one line and leaves the
 last good checkpoint in place; Ctrl-C saves what was learnt. Which part the policy plays comes
 from an `RLTask` (rl/task.py).
+
+Runs resume: after every update the whole state (networks, optimisers, D and its schedule,
+every random stream, the logs) goes to resume.pt, atomically. A run stopped anywhere (Ctrl-C,
+a closed laptop, a killed process) continues from its last finished update when started again
+with the same config, and ends exactly where an uninterrupted run ends (rl/resume.py).
 """
 from __future__ import annotations
 
@@ -37,6 +42,7 @@ from ..store import same_recipe
 from .config import RLConfig
 from .gapt import discriminator_path
 from .grpo import grpo_update
+from .resume import RESUME_FILE, load_state, save_state
 from .ppo import NonFiniteError, collect, discriminator_update, ppo_update, score_policy
 from .task import CHORD_TASK, RLTask
 
@@ -68,13 +74,15 @@ def _round(d: dict) -> dict:
 
 def train_rl(cfg: RLConfig, policy, anchor, ensemble, data, out_dir, *, eval_melodies=None,
              adversary=None, progress: bool = True, base: str = "online-mle",
-             task: RLTask = CHORD_TASK, device=None) -> RLRun:
+             task: RLTask = CHORD_TASK, device=None, stop_after: int | None = None) -> RLRun:
     """Post-train a copy of `policy` (an online MLE policy) with RL. `data`: load_frames output
     (training melodies come from its train split); `eval_melodies`: melody frames [N, T] for the
     periodic evaluation (rl.evaluation.evaluation_melodies), or None for none (the melody
     agent's task: chord frames). Writes out_dir/{model.pt, metrics.csv, eval.csv, config.json}.
     device: where the networks run (None: MINIGAPT_DEVICE, else the CPU; config.resolve_device);
-    the anchor and the ensemble visit it for the run and the policy comes back on the CPU."""
+    the anchor and the ensemble visit it for the run and the policy comes back on the CPU.
+    A resume.pt of this very config in out_dir: the run continues from it. stop_after: stop
+    (resumable) once this many updates are done, e.g. to split a long run over sessions."""
     device = resolve_device(device)  # a GPU that is not there: one line, nothing written
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -115,13 +123,19 @@ def train_rl(cfg: RLConfig, policy, anchor, ensemble, data, out_dir, *, eval_mel
                                   "updates_done": meta["updates_done"]})
         saved_at = meta["updates_done"]
 
-    t0 = time.perf_counter()
-    bar = tqdm(total=cfg.updates, desc=f"{cfg.system} seed {cfg.seed}", disable=not progress)
-    update = 0
+    streams = {"generator": generator, "sampling": sampling, "sampler": sampler}
+    start = load_state(out_dir / RESUME_FILE, cfg, meta["reward_ensemble"], actor, critic, actor_opt,
+                       critic_opt, adversary, streams, run, meta)
+    t0 = time.perf_counter() - meta.get("seconds", 0.0)
+    bar = tqdm(total=cfg.updates, initial=start, desc=f"{cfg.system} seed {cfg.seed}", disable=not progress)
+    update = start
     homes = _move_to(device, anchor, ensemble, getattr(adversary, "d", None))  # back in `finally`
     try:
-        evaluate(0)
-        for update in range(cfg.updates):
+        if start == 0:
+            evaluate(0)
+        for update in range(start, cfg.updates):
+            if stop_after is not None and update >= stop_after:
+                break
             lrs = {}
             for name, opt, lr in (("actor", actor_opt, cfg.actor_lr), ("critic", critic_opt, cfg.critic_lr)):
                 if opt is not None:
@@ -150,17 +164,24 @@ def train_rl(cfg: RLConfig, policy, anchor, ensemble, data, out_dir, *, eval_mel
                 evaluate(update + 1)
             if (update + 1) % cfg.checkpoint_every == 0 and update + 1 < cfg.updates:
                 save(False)
+            meta["seconds"] = round(time.perf_counter() - t0, 1)
+            save_state(out_dir / RESUME_FILE, cfg, actor, critic, actor_opt, critic_opt, adversary,
+                       streams, run, meta)
             bar.update(1)
             bar.set_postfix(reward=f"{row['reward']:+.2f}", harmony=f"{row['harmony']:.2f}",
                             distinct=f"{row[task.progress_key]:.1f}")
-        save(True)
+        done = meta["updates_done"] == cfg.updates
+        save(done)
+        if done:
+            (out_dir / RESUME_FILE).unlink(missing_ok=True)  # model.pt holds the finished run
     except NonFiniteError as e:
         bar.close()
         kept = f"last good checkpoint {run.path} (update {saved_at})" if saved_at is not None else \
             "no checkpoint was saved yet"
         raise NonFiniteError(f"{e} at update {update + 1}: RL stopped; {kept}") from None
     except KeyboardInterrupt:
-        print(f"\ninterrupted after {meta['updates_done']} updates: saving what we have")
+        print(f"\ninterrupted after {meta['updates_done']} updates: saving what we have "
+              f"(run it again to resume from update {meta['updates_done']})")
         save(False)
     finally:
         bar.close()
@@ -231,7 +252,7 @@ def train_or_load_rl(cfg: RLConfig, policy, anchor, ensemble, data, *, eval_melo
                      adversary_factory=None, name: str | None = None, runs: str | Path | None = None,
                      use_pretrained: bool = True, retrain: bool = False, progress: bool = True,
                      train_missing: bool = True, task: RLTask = CHORD_TASK,
-                     base: str = "online-mle", device=None) -> RLRun | None:
+                     base: str = "online-mle", device=None, stop_after: int | None = None) -> RLRun | None:
     """The run runs/<scale>/<name>-seed<seed>/ (name: the system's) if it finished with this
     very config, else the shipped checkpoint assets/checkpoints/<name>.pt (seed 0) or
     <name>-seed<k>.pt if it was trained with this very config and use_pretrained, else train
@@ -262,7 +283,9 @@ def train_or_load_rl(cfg: RLConfig, policy, anchor, ensemble, data, *, eval_melo
     if not train_missing and not retrain:
         say_stale(stale, training=False)
         return None
-    say_stale(stale, training=True)
+    if not (folder / RESUME_FILE).is_file():  # else train_rl says whether it resumes
+        say_stale(stale, training=True)
     adversary = adversary_factory() if adversary_factory is not None and cfg.adversarial_weight else None
     return train_rl(cfg, policy, anchor, ensemble, data, folder, eval_melodies=eval_melodies,
-                    adversary=adversary, progress=progress, base=base, task=task, device=device)
+                    adversary=adversary, progress=progress, base=base, task=task, device=device,
+                    stop_after=stop_after)

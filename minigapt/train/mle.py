@@ -43,7 +43,7 @@ from ..models.decoder import ModelConfig, OnlinePolicy, count_parameters
 from ..models.modes import eval_mode
 from ..music.tokens import EOS, PAD, VOCAB, deinterleave_batch
 from ..music.tokens import frames_from_streams  # noqa: F401 (notebooks import it from here)
-from ..presets import override, preset
+from ..presets import override, preset, supervised_scale
 from ..schedule import warmup_cosine
 from ..store import same_recipe
 
@@ -106,6 +106,7 @@ class TrainConfig:
 
     @classmethod
     def preset(cls, scale: str) -> "TrainConfig":
+        scale = supervised_scale(scale)  # ship: the course's MLE
         fields = preset(scale, "mle")
         data = override(DataConfig.preset(scale), **fields.pop("data", {}))
         return cls(ModelConfig.preset(scale), data, scale=scale, **fields)
