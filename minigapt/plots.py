@@ -432,3 +432,30 @@ def seed_band(ax, x, per_seed, label: str, color: str | None = None) -> np.ndarr
         sd = np.where(counts > 1, np.sqrt((dev ** 2).sum(0) / np.maximum(counts - 1, 1)), np.nan)
         ax.fill_between(x, mean - sd, mean + sd, color=color, alpha=0.2, lw=0)
     return mean
+
+
+def along_training(axes, groups: dict, keys, data: dict | None = None, labels: dict | None = None,
+                   interval: dict | None = None) -> None:
+    """Evaluation curves of several runs per group ({label: [eval rows per seed]}) on `axes`, one
+    key each: mean over seeds with a band of one sd, a shaded [low, high] interval where
+    `interval` names its columns ({key: (low_key, high_key)}, mean over seeds), and the data's
+    level as a dashed line."""
+    labels, interval = labels or {}, interval or {}
+    for ax, key in zip(np.ravel(axes), keys):
+        for label, per_seed in groups.items():
+            per_seed = [rows for rows in per_seed if rows]
+            if not per_seed:
+                continue
+            n = min(len(rows) for rows in per_seed)
+            x = [float(r["update"]) for r in per_seed[0][:n]]
+            seed_band(ax, x, [[float(r.get(key, np.nan)) for r in rows[:n]] for rows in per_seed], label)
+            if key in interval:
+                lo_k, hi_k = interval[key]
+                lo = np.mean([[float(r.get(lo_k, np.nan)) for r in rows[:n]] for rows in per_seed], 0)
+                hi = np.mean([[float(r.get(hi_k, np.nan)) for r in rows[:n]] for rows in per_seed], 0)
+                ax.fill_between(x, lo, hi, color=system_color(label), alpha=0.08, lw=0, hatch="//")
+        if data and data.get(key) is not None:
+            ax.axhline(data[key], color=system_color("ground truth"), ls="--", lw=1.2, label="the data's chords")
+        ax.set_title(labels.get(key, key), fontsize=10, loc="left")
+        ax.set_xlabel("update")
+        ax.grid(alpha=0.3)

@@ -35,6 +35,10 @@ def test_help_lists_subcommands():
     (["data", "--dataset", "nottingham", "--data-dir", "/no/such/dir", "--json"], "does not exist"),
     (["data", "--dataset", "/no/such/file.abc", "--json"], "no such file"),
     (["data", "--dataset", "hooktheory", "--download"], "--download/--verify know"),
+    (["train", "nosuch", "--json"], "unknown run name 'nosuch'"),
+    (["train", "gapt", "--scale", "huge", "--json"], "unknown scale 'huge'"),
+    (["train", "gapt", "--scale", "smoke", "--set", "updatez=3", "--json"], "no field 'updatez'"),
+    (["train", "gapt", "--scale", "smoke", "--set", "updates", "--json"], "NAME=VALUE"),
 ])
 def test_bad_input_is_one_line_exit_2(args, expect):
     r = run_cli(*args)

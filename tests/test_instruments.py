@@ -136,3 +136,20 @@ def test_chord_vendi_follows_the_sampling_temperature(real_sets, repo_root, one_
     x = real_sets["nottingham"][0]
     scores = [chord_vendi(*sample_accompaniments(policy, x, 1, t, seed=7)).score for t in (0.4, 0.7, 1.0)]
     assert scores[0] < scores[1] < scores[2], scores
+
+
+def test_drift_is_zero_for_the_data_and_names_collapse_and_busyness():
+    from minigapt.eval.drift import describe_drift, drift
+
+    data = {"chord_vendi": 20.0, "chord_changes_per_sequence": 10.0, "harmony": 0.75, "harmony_triad": 0.72,
+            "pitch_classes_per_chord": 3.2}
+    mle = dict(data, harmony=0.44, harmony_triad=0.42)
+    assert drift(data, data) == 0.0
+    assert drift(dict(data, chord_vendi=25.0), data) == pytest.approx(np.log(1.25))
+    held = dict(mle, chord_vendi=2.0, chord_changes_per_sequence=0.5)
+    busy = dict(mle, chord_vendi=22.0, chord_changes_per_sequence=30.0)
+    sevenths = dict(mle, chord_vendi=20.0, harmony=0.52, harmony_triad=0.43, pitch_classes_per_chord=3.7)
+    assert describe_drift(held, data, mle)["kind"] == "collapse"
+    assert describe_drift(busy, data, mle)["kind"] == "busyness"
+    assert describe_drift(sevenths, data, mle)["kind"] == "denser chords"
+    assert describe_drift(data, data, mle)["kind"] == "none"

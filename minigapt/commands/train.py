@@ -28,15 +28,16 @@ def run(args: argparse.Namespace) -> dict:
 
     from ..config import check_scale
     from ..errors import MinigaptError
-    from ..presets import parse_changes
-    from ..rl.systems import named_run, train_named
+    from ..presets import override, parse_changes
+    from ..rl.systems import config_for, train_named
 
     check_scale(args.scale)
-    named_run(args.name)
+    changes = parse_changes(args.set)
+    override(config_for(args.name, args.scale, args.seed), **changes)  # a bad name or value: one line, now
     if args.stop_after is not None and args.stop_after < 1:
         raise MinigaptError("--stop-after must be at least 1")
     torch.set_num_threads(max(1, args.threads))
-    run = train_named(args.name, args.scale, seed=args.seed, changes=parse_changes(args.set),
+    run = train_named(args.name, args.scale, seed=args.seed, changes=changes,
                       retrain=args.retrain, stop_after=args.stop_after, device=args.device)
     last = run.evals[-1] if run.evals else {}
     done = len(run.metrics) if run.metrics else None

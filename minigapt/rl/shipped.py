@@ -1,0 +1,47 @@
+"""The shipped RL runs (ship scale, 3 seeds per system) as notebooks 04-06 show them.
+
+A shipped run is assets/checkpoints/<name>.pt (seed 0) or <name>-seed<k>.pt; it carries its
+training log and its evaluations along training (on the validation melodies its config names).
+Unlike the train-or-load helpers, these load a shipped run whatever scale you work at: they are
+the reference a student's own short run is drawn beside.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..eval.measures import evaluate_parts
+from ..models.checkpoint import shipped_dir
+from .evaluation import evaluation_set
+from .train import RLRun, load_run
+
+SHIPPED_SEEDS = (0, 1, 2)
+
+
+def shipped_path(name: str, seed: int = 0) -> Path:
+    return shipped_dir() / (f"{name}.pt" if seed == 0 else f"{name}-seed{seed}.pt")
+
+
+def shipped_runs(name: str, seeds=SHIPPED_SEEDS) -> list[RLRun]:
+    """The shipped runs of `name` for each seed that ships (an empty list if none does)."""
+    return [load_run(shipped_path(name, s)) for s in seeds if shipped_path(name, s).is_file()]
+
+
+def curve_set(frames: dict, run: RLRun) -> tuple:
+    """The melodies (and the data's chords) a run's curves were measured on: its config's
+    evaluation split, melody count and length (the same first songs of Nottingham's split)."""
+    cfg = run.config
+    return evaluation_set(frames, cfg.eval_melodies, cfg.eval_frames, split=cfg.eval_split)
+
+
+def data_level(frames: dict, run: RLRun, ensemble=None) -> dict:
+    """Every measure of the data's own chords on the melodies of `run`'s curves: the level its
+    curves are drawn against."""
+    x, y = curve_set(frames, run)
+    return evaluate_parts(x, y, ensemble)
+
+
+def final_row(runs: list[RLRun]) -> dict:
+    """Mean over seeds of each measure of the runs' last evaluation ({} without runs)."""
+    rows = [r.evals[-1] for r in runs if r.evals]
+    keys = [k for k, v in rows[0].items() if isinstance(v, (int, float)) and k != "update"] if rows else []
+    return {k: sum(float(r[k]) for r in rows) / len(rows) for k in keys if all(r.get(k) is not None for r in rows)}
