@@ -137,6 +137,8 @@ RUNS: dict[str, dict] = {
     "gapt-always": dict(system="gapt", changes={"discriminator.warmup_updates": None}, table="search",
                         label="GAPT, D every K_int updates to the end (no gate)"),
     "gapt-adv05": dict(system="gapt", changes={"adversarial_weight": 0.5}, table="search", label="GAPT, gamma 0.5"),
+    "gapt-adv3": dict(system="gapt", changes={"adversarial_weight": 3.0}, table="search", label="GAPT, gamma 3"),
+    "gapt-adv5": dict(system="gapt", changes={"adversarial_weight": 5.0}, table="search", label="GAPT, gamma 5"),
     "gapt-warm24": dict(system="gapt", changes={"discriminator.warmup_updates": 24, "discriminator.steps_per_event": 20},
                         table="search", label="GAPT, D's warm-up over the first 20% of the run (5 events x 20 steps)"),
     "realchords-long": dict(system="realchords", table="longer", label="ReaLchords, twice the updates",

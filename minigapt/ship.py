@@ -1,4 +1,5 @@
-"""Shipped checkpoints: the course-scale runs copied into assets/checkpoints/ with a model card each.
+"""Shipped checkpoints: finished runs copied into assets/checkpoints/ with a model card each
+(the supervised stages from the course scale, the Table 1 RL runs from the ship scale).
 
 A student who skips a stage loads these by name (`online-mle`, `realchords`, `gapt`, ...): the
 library's train-or-load functions fall back to assets/checkpoints/<name>.pt when the student has
@@ -7,7 +8,8 @@ loading casts back) so that every stage fits in the repository's 30 MB budget. T
 a model card are those its run measured (float32); the README's tables are measured on the
 shipped float16 weights themselves.
 
-`ship("course")` (CLI: `python -m minigapt ship`) rebuilds the folder from runs/course/.
+`ship("course")` (CLI: `python -m minigapt ship`) rebuilds the folder from runs/course/;
+`ship("ship", names=[...])` the RL runs from runs/ship/.
 """
 from __future__ import annotations
 
@@ -93,7 +95,9 @@ def model_card(entry: ShippedModel, payload: dict, size_bytes: int, extra: str =
              f"| parameters | {params:,} |",
              f"| scale | {cfg.get('scale', '?')} |",
              f"| seed | {cfg.get('seed', cfg.get('seeds', '?'))} |",
-             f"| trained by | notebooks/{entry.stage}.ipynb (run folder runs/{cfg.get('scale', '?')}/{entry.run}/) |",
+             f"| trained by | " + (f"`python -m minigapt train {cfg.get('system')} --scale ship --seed {cfg.get('seed')}`"
+                                   if cfg.get("scale") == "ship" else f"notebooks/{entry.stage}.ipynb")
+             + f" (run folder runs/{cfg.get('scale', '?')}/{entry.run}/) |",
              f"| steps / updates | {steps} |",
              f"| wall time | {meta.get('seconds', '?')} s (2-core CPU, one torch thread) |",
              f"| minigapt version | {payload.get('version')} |"]
@@ -114,7 +118,8 @@ def model_card(entry: ShippedModel, payload: dict, size_bytes: int, extra: str =
     evals = meta.get("eval_history") or []
     if evals:
         last = evals[-1]
-        lines.append(f"- final evaluation (update {last.get('update')}, Nottingham test, fixed melodies "
+        split = {"valid": "validation"}.get(cfg.get("eval_split", "test"), cfg.get("eval_split", "test"))
+        lines.append(f"- final evaluation (update {last.get('update')}, Nottingham {split}, fixed melodies "
                      "and sampling seed): " + ", ".join(f"{k} {v:.3f}" for k, v in last.items()
                                                         if k != "update" and isinstance(v, (int, float))))
     summary = meta.get("summary")

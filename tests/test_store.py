@@ -27,7 +27,7 @@ def test_the_same_config_and_sources_match_and_any_difference_does_not():
 
 
 @pytest.mark.skipif(not (shipped_dir() / "rewards.pt").is_file(), reason="no shipped checkpoints")
-def test_every_shipped_checkpoint_is_what_its_course_config_would_train():
+def test_every_shipped_checkpoint_is_what_its_config_would_train():
     for name, kind, cfg in (("online-mle", "online", TrainConfig.preset("course")),
                             ("offline-anchor", "offline", TrainConfig.preset("course")),
                             ("melody-mle", "melody", melody_train_config("course"))):
@@ -43,7 +43,9 @@ def test_every_shipped_checkpoint_is_what_its_course_config_would_train():
         name, _, seed = path.stem.partition("-seed")
         seed = int(seed or 0)
         kind = "melody" if name.startswith("melody") else "online"
-        cfg = melody_rl_config("course", seed) if kind == "melody" else config_for(name, "course", seed)
         ckpt = load_checkpoint(path, kind=kind)
+        scale = (ckpt.train_config or {}).get("scale")  # the RL runs ship from the ship scale
+        assert scale in ("course", "ship"), path.name
+        cfg = melody_rl_config(scale, seed) if kind == "melody" else config_for(name, scale, seed)
         assert same_recipe(rl_train._normalised(ckpt.train_config), rl_train._normalised(cfg), ckpt.meta,
                            rewards), path.name

@@ -22,6 +22,8 @@ add a row (or call `train_system` with the same overrides) to try another.
 | gapt-tau06        | gapt        | tau 0.6: the gate opens while D is near chance    | search    |
 | gapt-always       | gapt        | D steps every K_int updates all run (no gate)     | search    |
 | gapt-adv05        | gapt        | adversarial_weight 0.5                            | search    |
+| gapt-adv3         | gapt        | adversarial_weight 3                              | search    |
+| gapt-adv5         | gapt        | adversarial_weight 5                              | search    |
 | gapt-warm24       | gapt        | T_warm 24 (the paper's 20%), 20 D steps per event | search    |
 | realchords-long   | realchords  | twice the updates (course: 240)                   | longer    |
 | gapt-no-adv-long  | gapt-no-adv | twice the updates                                 | longer    |
