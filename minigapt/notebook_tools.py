@@ -80,6 +80,68 @@ def check(condition: Any, message: str, hint: str = "") -> None:
     raise AssertionError(f"✗ {message}" + (f" (hint: {hint})" if hint else ""))
 
 
+def _plain(value: Any) -> Any:
+    """A torch tensor or numpy array/scalar as plain Python (lists, floats, bools); tuples of
+    them element by element. Duck-typed, so that torch need not be imported here."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _same(got: Any, expected: Any, atol: float) -> bool:
+    """Whether `got` matches `expected`: booleans and strings exactly, numbers and (nested)
+    lists of numbers within atol (+ 1e-5 relative), NaN matching NaN, shapes equal."""
+    got, expected = _plain(got), _plain(expected)
+    if isinstance(expected, (bool, str)) or expected is None:
+        return type(got) is type(expected) and got == expected
+    import numpy as np
+
+    try:
+        a, b = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return a.shape == b.shape and bool(np.allclose(a, b, atol=atol, rtol=1e-5, equal_nan=True))
+
+
+def check_implementation(name: str, mine: Any, reference: Any, cases: Mapping[str, tuple],
+                         atol: float = 1e-6) -> int | None:
+    """Self-check of an implement-it exercise: calls the student's `mine` and the library's
+    `reference` on every case (label -> tuple of arguments) and prints one line per case, ✓ or ✗,
+    never the expected value.
+
+    Returns None, printing '<name> not attempted yet', while `mine` raises NotImplementedError or
+    returns None (the stub's default); otherwise the number of cases passed, raising an
+    AssertionError after the last case if any failed."""
+    failed, first = [], True
+    for label, args in cases.items():
+        try:
+            got = mine(*args)
+        except NotImplementedError:
+            got = None
+        except Exception as exc:  # the student's code broke on this case: say how, and go on
+            failed.append(label)
+            print(f"✗ {label}: your function raised {type(exc).__name__}: {exc}")
+            first = False
+            continue
+        if got is None and first:
+            print(f"{name} not attempted yet")
+            return None
+        first = False
+        ok = got is not None and _same(got, reference(*args), atol)
+        if not ok:
+            failed.append(label)
+        print(f"{'✓' if ok else '✗'} {label}")
+    if failed:
+        raise AssertionError(f"✗ {name}: {len(failed)} of {len(cases)} cases differ from the library "
+                             f"({', '.join(failed)}); fix them and run the cell again")
+    print(f"✓ {name}: all {len(cases)} cases agree with the library")
+    return len(cases)
+
+
 def header_table(costs: Mapping[str, str], current: str | None = None):
     """A small Markdown table of what the notebook costs at each scale, the current one in
     bold, for the notebook's first cells: header_table({"smoke": "10 s", "course": "4 min"})."""

@@ -211,14 +211,14 @@ def token_strip(stream, vocab=None, start: int = 0, n: int = 32, ax=None, chord_
                 color=_text_color(face))
         ax.text(i + 0.5, 1.06, str(pos), ha="center", va="bottom", fontsize=6.5, color="#777777")
         if pos > 0 and tok not in (BOS, EOS, PAD):
-            frame = (pos + 1) // 2
+            frame = (pos - 1) // 2  # frames counted from 0: y0 at index 1, x0 at index 2
             is_chord = (pos % 2 == 1) == chord_first
             ax.text(i + 0.5, -0.06, f"{'y' if is_chord else 'x'}{frame}", ha="center", va="top",
                     fontsize=7.5, color="#333333" if is_chord else IN_CHORD)
     ax.set_xlim(-0.1, max(len(toks), 1) + 0.1)
     ax.set_ylim(-0.3, 1.25)
     ax.axis("off")
-    order = "chord-first [BOS, y1, x1, y2, x2, ...]" if chord_first else "melody-first [BOS, x1, y1, ...]"
+    order = "chord-first [BOS, y0, x0, y1, x1, ...]" if chord_first else "melody-first [BOS, x0, y0, ...]"
     ax.set_title(f"token stream, {order}: positions {start}-{start + len(toks) - 1}",
                  fontsize=9, loc="left")
     return fig
@@ -227,11 +227,12 @@ def token_strip(stream, vocab=None, start: int = 0, n: int = 32, ax=None, chord_
 # --- the online constraint -----------------------------------------------------------------
 def online_constraint(n_frames: int = 8, t: int = 4, ax=None):
     """What the chord y_t may see. Online (chord-first stream): past chords and past melody;
-    the melody of frame t and everything later is hidden. Offline: the whole melody."""
+    the melody of frame t and everything later is hidden. Offline: the whole melody. Frames are
+    counted from 0, as everywhere in the course: y_t sits at stream index 2t + 1."""
     from matplotlib.patches import Patch, Rectangle
 
-    if not 1 <= t <= n_frames:
-        raise MinigaptError(f"t must be in 1..{n_frames}, got {t}")
+    if not 0 <= t < n_frames:
+        raise MinigaptError(f"t must be in 0..{n_frames - 1}, got {t}")
     if ax is None:
         import matplotlib.pyplot as plt
 
@@ -252,16 +253,16 @@ def online_constraint(n_frames: int = 8, t: int = 4, ax=None):
             ax.text(x + 0.86, y + 0.8, str(corner), ha="right", va="top", fontsize=6, color="#666666")
 
     for row_y, online in ((2.6, True), (0.0, False)):
-        for k in range(1, n_frames + 1):
+        for k in range(n_frames):
             y_state = "seen" if k < t else "target" if k == t else "hidden"
             x_state = "seen" if (k < t or not online) else "hidden"
-            cell(k, row_y + 1, f"y{k}" + ("?" if k == t else ""), y_state, 2 * k - 1 if online else None)
-            cell(k, row_y, f"x{k}", x_state, 2 * k if online else None)
+            cell(k + 1, row_y + 1, f"y{k}" + ("?" if k == t else ""), y_state, 2 * k + 1 if online else None)
+            cell(k + 1, row_y, f"x{k}", x_state, 2 * k + 2 if online else None)
         if online:
             cell(0, row_y + 0.5, "BOS", "seen", 0)
         ax.text(-0.15, row_y + 1.43, "chord y", ha="right", va="center", fontsize=9)
         ax.text(-0.15, row_y + 0.43, "melody x", ha="right", va="center", fontsize=9)
-    ax.text(-1.6, 4.8, f"Online: chord-first stream [BOS, y1, x1, y2, x2, ...]: y{t} is chosen "
+    ax.text(-1.6, 4.8, f"Online: chord-first stream [BOS, y0, x0, y1, x1, ...]: y{t} is chosen "
             f"before x{t} is heard", fontsize=9.5, va="bottom", weight="bold")
     ax.text(-1.6, 2.1, "Offline: reads the whole melody, its future too", fontsize=9.5,
             va="bottom", weight="bold")

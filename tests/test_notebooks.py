@@ -12,7 +12,7 @@ import pytest
 
 from minigapt import course
 from minigapt.errors import MinigaptError
-from minigapt.notebook_tools import check, out_dir, read_results, to_jsonable, write_results
+from minigapt.notebook_tools import check, check_implementation, out_dir, read_results, to_jsonable, write_results
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
@@ -462,6 +462,44 @@ def test_check_prints_or_raises_with_hint(capsys):
     assert capsys.readouterr().out == "✓ addition works\n"
     with pytest.raises(AssertionError, match=r"✗ shapes match \(hint: transpose it\)"):
         check(False, "shapes match", hint="transpose it")
+
+
+def test_check_implementation_reports_each_case_and_never_the_expected_value(capsys):
+    def reference(a, b):
+        return a * b + 0.123456, a > b
+
+    cases = {"small": (2, 3), "negative": (-1, 4), "zero": (0, 0)}
+
+    def stub(a, b):
+        raise NotImplementedError
+
+    assert check_implementation("product", lambda a, b: None, reference, cases) is None
+    assert check_implementation("product", stub, reference, cases) is None
+    assert capsys.readouterr().out == "product not attempted yet\n" * 2
+    assert check_implementation("product", reference, reference, cases) == 3
+    assert capsys.readouterr().out.count("✓") == 4
+    import numpy as np
+    close = lambda a, b: (np.float32(a * b + 0.123456), np.bool_(a > b))  # noqa: E731  numpy types, within tolerance
+    assert check_implementation("product", close, reference, cases) == 3
+    capsys.readouterr()
+
+    def wrong(a, b):  # right on "zero" only; raises on "negative"
+        if a < 0:
+            raise ValueError("no negatives")
+        return (a * b + 0.123456, a > b) if a == 0 else (a * b, a > b)
+
+    with pytest.raises(AssertionError) as err:
+        check_implementation("product", wrong, reference, cases)
+    shown = capsys.readouterr().out + str(err.value)
+    assert "✗ small" in shown and "✓ zero" in shown and "ValueError: no negatives" in shown
+    assert "2 of 3 cases" in str(err.value)
+    for expected in ("6.12", "-3.87", "True", "False"):
+        assert expected not in shown, f"the expected value {expected} was shown"
+    with pytest.raises(AssertionError):  # a bool is not a number, nor a shape another shape
+        check_implementation("gate", lambda: 1, lambda: True, {"one": ()})
+    with pytest.raises(AssertionError):
+        check_implementation("shape", lambda: [1.0, 2.0], lambda: [[1.0, 2.0]], {"one": ()})
+    capsys.readouterr()
 
 
 def test_out_dir_creates_the_folder(tmp_path):

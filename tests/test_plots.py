@@ -86,7 +86,7 @@ def test_token_strip_names_each_token():
     labels = texts(fig)
     assert "BOS" in labels and any(t.startswith("ON_C") for t in labels)
     assert any(t.startswith("ON_64") for t in labels)  # the first melody note, E4
-    assert "y1" in labels and "x1" in labels and "x5" not in labels
+    assert "y0" in labels and "x0" in labels and "x4" not in labels  # frames counted from 0
     assert len(fig.axes[0].patches) == 10
 
 
@@ -94,11 +94,11 @@ def test_online_constraint_hides_the_present_and_future_melody():
     fig = plots.online_constraint(n_frames=6, t=3)
     draws(fig)
     hidden = [p for p in fig.axes[0].patches if p.get_hatch()]
-    # online: y4..y6 and x3..x6 hidden (7); offline: y4..y6 (3)
-    assert len(hidden) == 10
+    # frames 0..5: online y4, y5 and x3..x5 hidden (5); offline y4, y5 (2)
+    assert len(hidden) == 7
     assert texts(fig).count("y3?") == 2
     with pytest.raises(MinigaptError):
-        plots.online_constraint(n_frames=4, t=5)
+        plots.online_constraint(n_frames=4, t=4)  # frames are 0..3
 
 
 def test_chord_histogram_sorts_and_keeps_the_top():

@@ -214,3 +214,92 @@ def test_assets_fit_the_budget_and_every_checkpoint_has_a_model_card(repo_root):
         assert "| scale |" in card.read_text() and "| seed |" in card.read_text(), card.name
     for d in (assets / "checkpoints").glob("*.discriminator.pt"):  # a discriminator sits beside its policy
         assert d.with_name(d.name.replace(".discriminator.pt", ".pt")).is_file(), d.name
+
+
+# --- exercises and their answer key ---------------------------------------------------------
+
+EXERCISE = re.compile(r"^#+ *Exercise (\d+)\b", re.M)  # "# Exercise 3: ..." in code, "### Exercise 5 ..." in Markdown
+SOLUTIONS = REPO / "notebooks" / "solutions"
+
+
+def exercise_numbers(nb: dict) -> set[int]:
+    return {int(n) for c in nb["cells"] for n in EXERCISE.findall(source_of(c))}
+
+
+def exercise_code_cells(nb: dict) -> list[str]:
+    return [source_of(c) for c in code_cells(nb) if EXERCISE.search(source_of(c))]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NB_IDS)
+def test_notebook_has_at_least_two_exercises(path):
+    nb = load_notebook(path)
+    cells = [c for c in nb["cells"] if EXERCISE.search(source_of(c))]
+    assert len(cells) >= 2, f"{path.name}: {len(cells)} exercise cell(s) (a line '# Exercise N: ...'), want >= 2"
+    numbers = sorted(exercise_numbers(nb))
+    assert numbers == list(range(1, len(numbers) + 1)), f"{path.name}: exercises numbered {numbers}, want 1..n"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NB_IDS)
+def test_answer_key_covers_every_exercise(path):
+    key = SOLUTIONS / f"{path.stem}.md"
+    assert key.is_file(), f"notebooks/solutions/{key.name} is missing: the answer key of {path.name}"
+    text = key.read_text(encoding="utf-8")
+    for n in sorted(exercise_numbers(load_notebook(path))):
+        assert re.search(rf"^#+ *Exercise {n}\b", text, re.M), f"{key.name}: no '## Exercise {n}' section"
+
+
+def test_answer_key_has_a_readme_and_no_notebooks():
+    assert (SOLUTIONS / "README.md").is_file()
+    assert not list(SOLUTIONS.rglob("*.ipynb")), "the answer key is Markdown: no notebook runs under `make course`"
+    stems = {p.stem for p in NOTEBOOKS}
+    extra = {p.stem for p in SOLUTIONS.glob("*.md")} - stems - {"README"}
+    assert not extra, f"notebooks/solutions/ has keys for no notebook: {sorted(extra)}"
+
+
+def revealed_too_early(source: str, secret: str = "truth") -> list[str]:
+    """Where an exercise cell could show the expected value to a student whose answer is wrong:
+    a `check(...)` whose message or hint is an f-string (it is raised on a wrong answer), or an
+    f-string formatting `secret` (the expected value, by the notebooks' convention) on a line
+    before the cell's last `check` (which only passes a right answer on)."""
+    tree = ast.parse(source)
+    checks = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "check"]
+    problems = []
+    for call in checks:
+        for arg in [*call.args[1:], *(k.value for k in call.keywords)]:
+            if any(isinstance(n, ast.FormattedValue) for n in ast.walk(arg)):
+                problems.append(f"line {arg.lineno}: check() message or hint formats a value: {ast.unparse(arg)[:60]}")
+    last_check = max((c.lineno for c in checks), default=0)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr) and node.lineno <= last_check and any(
+                isinstance(n, ast.Name) and n.id == secret for n in ast.walk(node)):
+            problems.append(f"line {node.lineno}: formats {secret} before the check passes")
+    return problems
+
+
+def test_reveal_detector_catches_an_echoed_answer():
+    leaky = 'if a is not ...:\n    truth = 3\n    check(a == truth, f"{truth} changes", hint="recount")\n'
+    assert revealed_too_early(leaky)
+    early = 'truth = 3\nprint(f"the answer is {truth}")\ncheck(a == truth, "right")\n'
+    assert revealed_too_early(early)
+    hint = 'check(a == t, "right", hint=f"it is {t}")\n'
+    assert revealed_too_early(hint)
+    fine = 'truth = 3\ncheck(a == truth, "right", hint="not yet: recount")\nprint(f"{truth} changes")\n'
+    assert revealed_too_early(fine) == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NB_IDS)
+def test_exercise_checks_do_not_reveal_the_answer(path):
+    for source in exercise_code_cells(load_notebook(path)):
+        problems = revealed_too_early(source)
+        first = next(line for line in source.splitlines() if EXERCISE.match(line))
+        assert not problems, f"{path.name}, {first[:40]!r}: " + "; ".join(problems)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NB_IDS)
+def test_unanswered_exercises_only_report(path):
+    """Each exercise cell, left as committed, reports 'not attempted yet' (so `make course` runs it):
+    its answer is `...` or its function a stub returning None."""
+    for source in exercise_code_cells(load_notebook(path)):
+        first = next(line for line in source.splitlines() if EXERCISE.match(line))
+        assert "not attempted yet" in source or "check_implementation(" in source, \
+            f"{path.name}, {first[:40]!r}: say 'not attempted yet' while unanswered"

@@ -1,6 +1,6 @@
 """The online policy pi(y_t | x_<t, y_<t): a decoder-only transformer over the chord-first stream.
 
-It reads [BOS, y1, x1, y2, x2, ...] causally, so the chord of frame t is predicted having seen the
+It reads [BOS, y0, x0, y1, x1, ...] causally, so the chord of frame t is predicted having seen the
 melody only up to frame t-1: the model can play along live. It is trained on *all* tokens (the
 melody too, paper 3.1), which lets the live engine ask it to imagine the player's next notes.
 

@@ -2,7 +2,7 @@
 
 Per 16th-note frame the melody is ON_p (a note of MIDI pitch p starts), HOLD_p (it sounds on) or
 SILENCE; the chord part likewise ON_c / HOLD_c / SILENCE for chord c. The chord policy reads the
-interleaved chord-first stream [BOS, y1, x1, y2, x2, ..., yT, xT, EOS]: the chord of frame t is
+interleaved chord-first stream [BOS, y0, x0, y1, x1, ..., EOS] (frames from 0): the chord of frame t is
 predicted before the melody of frame t is seen, which is what makes the model *online*. The
 melody agent reads the mirror, melody-first stream.
 
@@ -227,7 +227,7 @@ def chords_from_frames(y: np.ndarray, vocab: Vocab = VOCAB) -> list[ChordEvent]:
 
 # --- frames <-> interleaved streams -------------------------------------------------------
 def interleave(melody: np.ndarray, chords: np.ndarray, chord_first: bool = True) -> np.ndarray:
-    """[BOS, y1, x1, ..., yT, xT, EOS] (chord_first) or [BOS, x1, y1, ..., EOS]."""
+    """[BOS, y0, x0, ..., y_{T-1}, x_{T-1}, EOS] (chord_first) or [BOS, x0, y0, ..., EOS]."""
     T = len(melody)
     out = np.empty(2 * T + 2, np.int64)
     out[0], out[-1] = BOS, EOS
