@@ -16,6 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="the run's seed (default 0)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="change an RLConfig value, e.g. updates=60 or discriminator.tau=0.6 (repeatable)")
+    parser.add_argument("--as", dest="run_name", default=None, metavar="NAME",
+                        help="the run's own name (its folder runs/<scale>/NAME-seed<seed>/), for a variant made with --set")
     parser.add_argument("--stop-after", type=int, default=None, metavar="N",
                         help="stop (resumable) once N updates are done")
     parser.add_argument("--retrain", action="store_true", help="train anew even if a finished run exists")
@@ -38,10 +40,10 @@ def run(args: argparse.Namespace) -> dict:
         raise MinigaptError("--stop-after must be at least 1")
     torch.set_num_threads(max(1, args.threads))
     run = train_named(args.name, args.scale, seed=args.seed, changes=changes,
-                      retrain=args.retrain, stop_after=args.stop_after, device=args.device)
+                      retrain=args.retrain, stop_after=args.stop_after, device=args.device, run_name=args.run_name)
     last = run.evals[-1] if run.evals else {}
     done = len(run.metrics) if run.metrics else None
-    return {"name": args.name, "scale": args.scale, "seed": args.seed, "checkpoint": str(run.path),
+    return {"name": args.run_name or args.name, "recipe": args.name, "scale": args.scale, "seed": args.seed, "checkpoint": str(run.path),
             "updates_done": done, "updates": run.config.updates,
             "complete": done is None or done >= run.config.updates,
             "seconds": run.seconds, "last_eval": last}

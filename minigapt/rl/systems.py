@@ -141,13 +141,14 @@ def changed_fields(name: str, scale: str, against: str = "gapt") -> dict:
 
 def train_named(name: str, scale: str, seed: int = 0, *, world=None, use_pretrained: bool = True,
                 retrain: bool = False, progress: bool = True, train_missing: bool = True, device=None,
-                changes: dict | None = None, stop_after: int | None = None):
+                changes: dict | None = None, stop_after: int | None = None, run_name: str | None = None):
     """Train (or load) the named run at `scale` and `seed` -> RLRun (rl.experiment.train_system
     with the registry's recipe, overrides and name); None if it is neither trained nor shipped
     and not train_missing. changes: more RLConfig values (presets.override's dotted names);
-    stop_after: stop, resumable, after this many updates."""
+    stop_after: stop, resumable, after this many updates; run_name: the run folder's name when it
+    is not `name` (a variant with changes)."""
     entry = named_run(name)
-    return experiment.train_system(entry.system, scale, seed, world=world, name=name,
+    return experiment.train_system(entry.system, scale, seed, world=world, name=run_name or name,
                                    use_pretrained=use_pretrained, retrain=retrain, progress=progress,
                                    train_missing=train_missing, device=device, changes=changes,
                                    stop_after=stop_after, **resolve_overrides(name, scale))
