@@ -18,6 +18,7 @@ import os
 import re
 import sys
 import time
+from fnmatch import fnmatch
 from pathlib import Path
 
 from .config import SCALES, check_scale
@@ -159,16 +160,45 @@ def _cell(value) -> str:
     return ((text[:57] + "...") if len(text) > 60 else text).replace("|", "\\|")
 
 
+ROWS_PER_NOTEBOOK = 22
+"""results.md shows at most this many results per notebook; results.json keeps them all."""
+HEADLINES = {
+    "04": ("hacks.*.summary", "shipped.hacks.*.summary", "remeasured.*.harmony.mean",
+           "remeasured.*.harmony_triad.mean", "remeasured.*.chord_vendi.mean"),
+    "05": ("shipped.summary.*.summary", "shipped.summary.*.drift", "closing.*.*.drift", "closing.*.*.harmony"),
+    "06": ("claims_agreed", "claims_checked"),
+}
+"""Per notebook (number prefix): result keys (fnmatch patterns) shown first."""
+SKIPPED = ("*curve*", "*configs*", "*coordinates*", "*checkpoint*", "*example*", "*files*", "*pareto*",
+           "*tsne*", "*_seconds*", "*seconds.*", "*paper*", "*.sd", "*.values", "*_ci*", "*_low", "*_high")
+"""Result keys too long or too technical for the page (they stay in results.json)."""
+
+
+def headline_rows(stem: str, values: dict) -> tuple[list[tuple[str, object]], int]:
+    """(the rows results.md shows for one notebook, how many it leaves to results.json)."""
+    rows = [(k, v) for k, v in _flatten("", values) if not isinstance(v, (list, dict))]
+    first = HEADLINES.get(stem[:2], ())
+    ranked = [r for pattern in first for r in rows if fnmatch(r[0], pattern)]
+    rest = [r for r in rows if r not in ranked and not any(fnmatch(r[0], p) for p in SKIPPED)]
+    shown = list(dict.fromkeys(ranked + rest))[:ROWS_PER_NOTEBOOK]
+    return shown, len(rows) - len(shown)
+
+
 def results_markdown(scale: str, results: dict[str, dict], seconds: dict[str, float]) -> str:
-    """A Markdown page: one row per result key, then the time each notebook took."""
+    """A page for people: per notebook a short table of its main results (the full key dump
+    stays in results.json), then the time each notebook took."""
     lines = [f"# minigapt results at scale `{scale}`", "",
-             "Collected by `python -m minigapt.course` from build/"
-             f"{scale}/*/results.json.", "", "| notebook | result | value |", "| --- | --- | --- |"]
+             f"The main results of each notebook; every key is in build/{scale}/results.json "
+             "and in each notebook's own results.json.", ""]
     for stem, values in results.items():
-        for key, value in _flatten("", values) or [("", "")]:
-            lines.append(f"| {stem} | {key} | {_cell(value)} |")
+        shown, left = headline_rows(stem, values)
+        lines += [f"## {stem}", "", "| result | value |", "| --- | --- |"]
+        lines += [f"| {key} | {_cell(value)} |" for key, value in shown]
+        if left:
+            lines.append(f"| ... | {left} more in {stem}/results.json |")
+        lines.append("")
     if seconds:
-        lines += ["", "| notebook | seconds |", "| --- | --- |"]
+        lines += ["## Time per notebook", "", "| notebook | seconds |", "| --- | --- |"]
         lines += [f"| {stem} | {s:.1f} |" for stem, s in sorted(seconds.items())]
         lines.append(f"| total | {sum(seconds.values()):.1f} |")
     return "\n".join(lines) + "\n"

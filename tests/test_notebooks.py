@@ -544,12 +544,18 @@ def test_course_with_no_notebooks_writes_an_empty_summary(tmp_path, capsys):
     assert "no notebooks to run" in capsys.readouterr().out
 
 
-def test_results_markdown_flattens_and_formats():
+def test_results_markdown_is_a_short_table_per_notebook():
     md = course.results_markdown("smoke", {"01_a": {"harmony": 0.123456, "d": {"x": 1}, "curve": list(range(50)),
                                                     "name": "a|b\nc"}}, {"01_a": 2.0})
-    assert "| 01_a | harmony | 0.1235 |" in md and "| 01_a | d.x | 1 |" in md
-    assert "| 01_a | name | a\\|b c |" in md
-    assert "| 01_a | curve | [50 values] |" in md and "| total | 2.0 |" in md
+    assert "## 01_a" in md and "| harmony | 0.1235 |" in md and "| d.x | 1 |" in md
+    assert "| name | a\\|b c |" in md
+    assert "curve" not in md.split("## Time")[0].replace("01_a/results.json", "")  # long lists stay in results.json
+    assert "| total | 2.0 |" in md
+    many = {f"k{i}": float(i) for i in range(200)}
+    md = course.results_markdown("smoke", {f"0{n}_x": dict(many) for n in range(1, 8)}, {})
+    assert len(md.splitlines()) <= 200 and "more in 01_x/results.json" in md
+    md = course.results_markdown("smoke", {"04_x": {**many, "hacks": {"realchords": {"summary": "busyness"}}}}, {})
+    assert md.index("hacks.realchords.summary") < md.index("| k0 |")  # the headline first
 
 
 def test_course_runs_in_order_collects_results_and_names_the_failing_cell(tmp_path, monkeypatch):
