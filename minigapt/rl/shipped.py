@@ -7,6 +7,7 @@ the reference a student's own short run is drawn beside.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ..eval.measures import evaluate_parts
@@ -45,3 +46,25 @@ def final_row(runs: list[RLRun]) -> dict:
     rows = [r.evals[-1] for r in runs if r.evals]
     keys = [k for k, v in rows[0].items() if isinstance(v, (int, float)) and k != "update"] if rows else []
     return {k: sum(float(r[k]) for r in rows) / len(rows) for k in keys if all(r.get(k) is not None for r in rows)}
+
+
+SHIPPED_RESULTS = "ship-final.json"
+"""assets/results/: the shipped runs measured on melodies no model trained on (docs/measure_ship.py)."""
+
+
+def shipped_results() -> dict | None:
+    """The shipped runs' final measurements (OpenEWLD with the data's level; melody-only held-out
+    tunes), as docs/measure_ship.py wrote them; None if the file is not there."""
+    path = shipped_dir().parent / "results" / SHIPPED_RESULTS
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def system_summary(results: dict, system: str, set_name: str) -> dict | None:
+    """Mean and per-seed values of every measure of `system` on `set_name` ({measure: {"mean",
+    "values"}}); None when no seed of it was measured."""
+    rows = [v[set_name] for k, v in results["systems"].items()
+            if (k == system or k.rsplit("-seed", 1)[0] == system) and set_name in v]
+    if not rows:
+        return None
+    keys = [k for k, v in rows[0].items() if isinstance(v, (int, float))]
+    return {k: {"mean": sum(r[k] for r in rows) / len(rows), "values": [r[k] for r in rows]} for k in keys}
