@@ -3,9 +3,12 @@ evaluation (Nottingham validation melodies, as its config names them), beside th
 on the same melodies: harmony both ways, pitch classes per chord, chord Vendi and chord changes
 against the data's, the drift, and the optimiser's and D's diagnostics over the last 10 updates.
 
-    MINIGAPT_DATA=../shared/data .venv/bin/python docs/ship_decisions.py
+    MINIGAPT_DATA=../shared/data .venv/bin/python docs/ship_decisions.py [MORE_RUN_FOLDERS...]
 """
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -18,7 +21,9 @@ from minigapt.rl.train import load_run
 
 
 def main() -> None:
-    folders = sorted(p.parent for p in (runs_dir() / "ship").glob("*/eval.csv"))
+    roots = [Path(a) for a in sys.argv[1:]] or [runs_dir() / "ship"]  # more folders of runs: arguments
+    folders = sorted(p.parent for root in roots for p in root.glob("*/eval.csv"))
+    finished = next(f for f in folders if (f / "model.pt").is_file())
     frames = load_frames(DataConfig.preset("course"), None, progress=False)
     data = None
     print("| run | updates | note-in-chord | note-in-triad | pcs/chord | chord Vendi x data | changes x data | drift "
@@ -28,7 +33,7 @@ def main() -> None:
         evals = read_log(folder / "eval.csv")
         metrics = read_log(folder / "metrics.csv")
         if data is None:
-            data = data_level(frames, load_run(folder / "model.pt") if (folder / "model.pt").is_file() else None)
+            data = data_level(frames, load_run(finished / "model.pt"))
             first = evals[0]
             print(f"| data's chords | - | {data['harmony']:.3f} | {data['harmony_triad']:.3f} | "
                   f"{data['pitch_classes_per_chord']:.2f} | 1.00 | 1.00 | 0.00 | | | | | |")
