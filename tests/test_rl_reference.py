@@ -4,7 +4,9 @@ parameters (and logged figures) recorded from the trainer before it was reorgani
 tests/reference/rl_updates.json was written by `python tests/test_rl_reference.py --record`
 with the code as it stood before the RL method moved into one module; it holds, per run, a
 checksum of every trained tensor (policy, and GAPT's discriminator) and every logged metric.
-Rewrite it only for a change that is meant to change what RL learns."""
+Rewrite it only for a change that is meant to change what RL learns: the GAPT entries (gapt,
+melody-gapt) were re-recorded when each discriminator step started to draw its own rollouts
+and D's ranking AUC joined the logs; realchords and grpo are still the pre-reorganisation record."""
 from __future__ import annotations
 
 import json
@@ -18,6 +20,7 @@ import torch
 
 FIXTURE = Path(__file__).parent / "reference" / "rl_updates.json"
 RUNS = ("realchords", "gapt", "grpo", "melody-gapt")
+REL_TOL = 1e-4  # float32 sums differ by ~2e-5 between CPUs (vector widths); a changed update moves them far more
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
@@ -78,7 +81,7 @@ def _close(a, b, path: str) -> None:
         for i, (x, y) in enumerate(zip(a, b)):
             _close(x, y, f"{path}[{i}]")
     elif isinstance(a, float) and isinstance(b, (int, float)):
-        assert (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-6), (path, a, b)
+        assert (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=REL_TOL, abs_tol=1e-6), (path, a, b)
     else:
         assert a == b, (path, a, b)
 
