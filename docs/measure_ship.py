@@ -2,12 +2,15 @@
 
     MINIGAPT_DATA=../shared/data .venv/bin/python docs/measure_ship.py valid   # settings: validation
     MINIGAPT_DATA=../shared/data .venv/bin/python docs/measure_ship.py final   # results: never-seen sets
+    ... measure_ship.py final gapt,online-mle part.json   # some systems only, into another file
+    ... measure_ship.py merge part1.json part2.json       # -> assets/results/ship-final.json
 
 valid: Nottingham and POP909 validation melodies (128 frames), where settings are chosen.
 final: OpenEWLD (every lead sheet with chords, 256 frames; never trained on; its chords give the
 data's level) and 497 melody-only folk tunes from music21's corpus (minigapt/data/heldout.py;
 256 frames; harmony only, there are no chords to compare with).
-Models come from runs/ship/<name>-seed<s>/model.pt, else assets/checkpoints/<name>[-seed<s>].pt.
+Models come from assets/checkpoints/<name>[-seed<s>].pt when that is a ship-scale run, else from
+runs/ship/<name>-seed<s>/model.pt.
 Each policy accompanies every melody twice (seeded). Writes docs/ship-valid.json (valid) or
 assets/results/ship-final.json (final: notebooks 05-06 and the README read it) and prints
 markdown tables, the drift |ln(chord_vendi / data's)| + |ln(changes / data's)| and the checks
@@ -30,25 +33,26 @@ from minigapt.data.dataset import DataConfig, eval_batch, load_frames
 from minigapt.data.heldout import copy_heldout
 from minigapt.eval.drift import drift
 from minigapt.eval.measures import evaluate_parts
-from minigapt.models.checkpoint import load_model, runs_dir, shipped_dir
+from minigapt.models.checkpoint import load_checkpoint, load_model, runs_dir, shipped_dir
 from minigapt.music.tokens import frames_from_streams
 from minigapt.rewards.ensemble import load_ensemble
 from minigapt.rl.evaluation import EVAL_SEED, evaluation_set, sample_accompaniments
 from minigapt.rl.experiment import openewld_songs
 
-SYSTEMS = tuple(sys.argv[2].split(",")) if len(sys.argv) > 2 else ("realchords", "gapt-no-adv", "gapt")
+ONLY = tuple(sys.argv[2].split(",")) if len(sys.argv) > 2 else ("online-mle", "realchords", "gapt-no-adv", "gapt")
+SYSTEMS = tuple(s for s in ONLY if s != "online-mle")
 SEEDS = (0, 1, 2)
 KEYS = ("harmony", "harmony_triad", "pitch_classes_per_chord", "chord_vendi", "chord_vendi_ci",
         "chord_changes_per_sequence", "distinct_chords_per_sequence", "longest_hold", "coherence")
 
 
 def checkpoint(name: str, seed: int) -> Path | None:
+    """The shipped checkpoint when it is a ship-scale run (what users get: float16), else your run."""
     own = runs_dir() / "ship" / f"{name}-seed{seed}" / "model.pt"
     shipped = shipped_dir() / (f"{name}.pt" if seed == 0 else f"{name}-seed{seed}.pt")
-    for path in (own, shipped):
-        if path.is_file():
-            return path
-    return None
+    if shipped.is_file() and (load_checkpoint(shipped).train_config or {}).get("scale") == "ship":
+        return shipped
+    return own if own.is_file() else None
 
 
 def sets_for(mode: str) -> dict:
@@ -65,19 +69,36 @@ def mean(rows: list[dict], key: str) -> float:
     return float(np.mean([r[key] for r in rows]))
 
 
+def merge(parts: list[str]) -> None:
+    """Several partial measurements of the same sets -> assets/results/ship-final.json."""
+    out = None
+    for part in parts:
+        d = json.loads(Path(part).read_text())
+        if out is None:
+            out = d
+        else:
+            assert d["sets"] == out["sets"] and d["seed"] == out["seed"], f"{part} measured other sets"
+            out["systems"].update(d["systems"])
+    Path("assets/results").mkdir(parents=True, exist_ok=True)
+    Path("assets/results/ship-final.json").write_text(json.dumps(out, indent=1) + "\n")
+    report(out)
+
+
 def main() -> None:
     mode = sys.argv[1] if len(sys.argv) > 1 else "valid"
+    if mode == "merge":
+        return merge(sys.argv[2:])
     torch.set_num_threads(1)
     sets = sets_for(mode)
     ensemble = load_ensemble(shipped_dir() / "rewards.pt")
     out = {"mode": mode, "samples": 2, "seed": EVAL_SEED, "sets": {k: len(v[0]) for k, v in sets.items()},
            "systems": {}}
-    models = {"online-mle": shipped_dir() / "online-mle.pt"}
+    models = {"online-mle": shipped_dir() / "online-mle.pt"} if "online-mle" in ONLY else {}
     models.update({f"{s}-seed{k}": checkpoint(s, k) for s in SYSTEMS for k in SEEDS})
     for src, (x, y) in sets.items():
         if y is not None:
             out["systems"].setdefault("data", {})[src] = {k: evaluate_parts(x, y, ensemble).get(k) for k in KEYS}
-    for name, path in models.items():
+    for name, path in models.items():  # the data's own chords are always measured
         if path is None:
             print(f"{name}: not trained yet", flush=True)
             continue
@@ -88,7 +109,8 @@ def main() -> None:
             m = evaluate_parts(*sample_accompaniments(policy, x, 2, 1.0, EVAL_SEED), ensemble)
             out["systems"][name][src] = {k: m.get(k) for k in KEYS}
         print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
-        target = Path("docs/ship-valid.json" if mode == "valid" else "assets/results/ship-final.json")
+        target = Path(sys.argv[3] if len(sys.argv) > 3 else
+                      "docs/ship-valid.json" if mode == "valid" else "assets/results/ship-final.json")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(out, indent=1) + "\n")
     report(out)
@@ -111,8 +133,9 @@ def report(out: dict) -> None:
             print(f"| {name} | {r['harmony']:.3f} | {r['harmony_triad']:.3f} | {r['pitch_classes_per_chord']:.2f} "
                   f"| {kv} | {ch} | {dr} |")
     # the reproduction's checks, on the means over the seeds that exist
-    by = {s: [systems[f"{s}-seed{k}"] for k in SEEDS if f"{s}-seed{k}" in systems] for s in SYSTEMS}
-    if not by["realchords"] or not by["gapt"]:
+    by = {s: [systems[f"{s}-seed{k}"] for k in SEEDS if f"{s}-seed{k}" in systems]
+          for s in ("realchords", "gapt-no-adv", "gapt")}
+    if not by["realchords"] or not by["gapt"] or "online-mle" not in systems:
         return
     print("\nchecks (mean over seeds:", {s: len(v) for s, v in by.items()}, ")")
     for src in out["sets"]:

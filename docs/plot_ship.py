@@ -78,8 +78,8 @@ def main() -> None:
     axes[0].axhline(0.5, color="grey", ls=":", lw=1)
     axes[0].axhline(0.7, color="grey", ls="--", lw=1)
     axes[0].set_title("D's ranking AUC on each update's fresh rollouts", fontsize=10, loc="left")
-    lines.append(band(axes[1], gapt, "d_prob_real", "gapt P(real | data's chords)"))
-    lines.append(band(axes[1], gapt, "d_prob_fake", "online-mle P(real | played chords)", ls="--"))
+    lines.append(band(axes[1], gapt, "d_prob_real", "gapt: D's P(real) on the data's chords"))
+    lines.append(band(axes[1], gapt, "d_prob_fake", "gapt: D's P(real) on the policy's parts", ls="--"))
     axes[1].set_title("D's mean P(real)", fontsize=10, loc="left")
     for ax in axes:
         ax.set_xlabel("update")

@@ -25,6 +25,8 @@ from .errors import MinigaptError
 from .metrics_log import read_log
 from .models.checkpoint import CHECKPOINT_NAME, load_checkpoint, runs_dir, shipped_dir
 from .rl.gapt import discriminator_path
+from .rl.shipped import measure_data_level
+from .rl.train import load_run
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,8 @@ def ship(scale: str = "course", dest: str | Path | None = None, names=None, runs
         log, carried = runs / e.run / "metrics.csv", {}
         if log.is_file():
             carried = {"metrics_history": read_log(log)} if is_rl else {CARRIED_LOG: log.read_text()}
+        if is_rl and ckpt.kind == "online":  # a chord policy: the data's level on its curves' melodies too
+            carried["data_level"] = measure_data_level(load_run(src))
         payload = _write_half(src, dest / f"{e.name}.pt", {**stamp, **carried})
         extra = ""
         d_src, d_dest = discriminator_path(src), discriminator_path(dest / f"{e.name}.pt")

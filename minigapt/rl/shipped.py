@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..data.dataset import DataConfig, load_frames
 from ..eval.measures import evaluate_parts
 from ..models.checkpoint import shipped_dir
 from .evaluation import evaluation_set
@@ -34,11 +35,22 @@ def curve_set(frames: dict, run: RLRun) -> tuple:
     return evaluation_set(frames, cfg.eval_melodies, cfg.eval_frames, split=cfg.eval_split)
 
 
-def data_level(frames: dict, run: RLRun, ensemble=None) -> dict:
+def data_level(frames: dict | None, run: RLRun, ensemble=None) -> dict:
     """Every measure of the data's own chords on the melodies of `run`'s curves: the level its
-    curves are drawn against."""
+    curves are drawn against. A shipped run carries it (measured when it was shipped, on the
+    data of its own scale), so a notebook at another scale draws the right level; else it is
+    measured on `frames`."""
+    if run.data_level:
+        return dict(run.data_level)
     x, y = curve_set(frames, run)
     return evaluate_parts(x, y, ensemble)
+
+
+def measure_data_level(run: RLRun) -> dict:
+    """The data level of `run`'s curves, on the data its scale trains on (for ship())."""
+    frames = load_frames(DataConfig.preset(run.config.scale), None, progress=False)
+    x, y = curve_set(frames, run)
+    return {k: v for k, v in evaluate_parts(x, y).items() if isinstance(v, (int, float, list))}
 
 
 def final_row(runs: list[RLRun]) -> dict:

@@ -59,6 +59,7 @@ class RLRun:
     evals: list[dict] = field(default_factory=list)  # one row per evaluation (update 0 = the start)
     path: Path | None = None
     seconds: float = 0.0
+    data_level: dict | None = None  # a shipped run: the data's chords measured on its curves' melodies
 
 
 def _round(d: dict) -> dict:
@@ -245,7 +246,7 @@ def load_run(path, cfg: RLConfig | None = None, kind: str = "online") -> RLRun:
     evals = read_log(folder / "eval.csv") or ckpt.meta.get("eval_history", [])
     metrics = read_log(folder / "metrics.csv") or ckpt.meta.get("metrics_history", [])  # shipped: kept inside
     return RLRun(policy, cfg, metrics, evals, Path(path),
-                 ckpt.meta.get("seconds", 0.0))
+                 ckpt.meta.get("seconds", 0.0), ckpt.meta.get("data_level"))
 
 
 def train_or_load_rl(cfg: RLConfig, policy, anchor, ensemble, data, *, eval_melodies=None,
