@@ -80,7 +80,8 @@ def test_gapt_keeps_the_datas_variety(measured):
     assert 0.8 <= ratio <= 1.25
 
 
-@pytest.mark.parametrize("set_name", ["openewld", "heldout"])
-@pytest.mark.parametrize("key", ["harmony", "harmony_triad"])
+@pytest.mark.parametrize("set_name, key", [
+    pytest.param("openewld", "harmony", marks=pytest.mark.xfail(strict=True, reason=NOT_MET + ": -0.0102")),
+    ("openewld", "harmony_triad"), ("heldout", "harmony"), ("heldout", "harmony_triad")])
 def test_gapt_at_equal_harmony(measured, set_name, key):
     assert measured["gapt"][set_name][key] >= measured["realchords"][set_name][key] - 0.01
