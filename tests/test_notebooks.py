@@ -26,7 +26,7 @@ EXPECTED_KEYS: dict[str, set[str]] = {
     "02_mle": {"scale", "eval_frames", "test_sets", "offline_minus_online", "perturbation", "parameters",
                "train_seconds", "load_or_train_seconds", "checkpoints", "paper_reference"},
     "03_reward_models": {"scale", "components", "test_crops", "retrieval", "classification", "pair_rewards",
-                         "trivial", "any_hack_at_least_real", "diversity", "targets", "train_seconds",
+                         "trivial", "any_hack_at_least_real", "diversity", "against_chance", "train_seconds",
                          "metric_test", "metric_checks"},
     "04_naive_rl": {"scale", "seeds", "systems", "eval_set", "final", "curves", "diversity_drop", "remeasured",
                     "hacks", "train_seconds", "paper_reference", "configs", "trivial_comparison"},
@@ -147,7 +147,7 @@ def _check_03(r: dict) -> None:
     d = r["diversity"]
     assert d["best held triad"]["distinct_chords_per_sequence"] == 1.0
     assert all(1 - 1e-6 <= v["vendi"] <= n + 1e-6 for v in d.values())  # between 1 and the number of rows
-    assert all(isinstance(v, bool) for v in r["targets"].values())
+    assert r["against_chance"] and all(0 <= v <= 50 for v in r["against_chance"].values())
     assert all(v > 0 for v in r["train_seconds"].values())
 
 
