@@ -66,7 +66,7 @@ PRESETS: dict[str, dict[str, dict]] = {
         # rollouts), so it tracks the moving policy instead of freezing near chance
         "discriminator": dict(dim=64, n_layers=2, n_heads=4, frames_per_position=4, lr=1e-3, warmup_steps=4,
                               total_steps=80, warmup_updates=40, update_every=2, gate_window=3, tau=1.0,
-                              steps_per_event=0),
+                              steps_per_event=0, fresh_rollouts=True),
         # 4 epochs magnify the entropy bonus: at the paper's 0.01 the parts chase the melody
         # (GAPT w/o adv.: 6.8x the data's chord changes by update 20); 0.001 keeps it a tie-breaker
         "entropy": dict(ppo=0.001, grpo=0.001),

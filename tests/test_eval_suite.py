@@ -193,9 +193,11 @@ def test_perturbation_curve_is_harmony_per_beat(tiny_policy):
 
 # --- the registry of named runs -------------------------------------------------------------
 def test_every_named_run_resolves_to_a_valid_config_at_every_scale():
-    from minigapt.rl.systems import ABLATIONS, LONGER, MAIN_SYSTEMS, REGISTRY, SEARCH, changed_fields, config_for
+    from minigapt.rl.systems import (ABLATIONS, LONGER, MAIN_SYSTEMS, REGISTRY, SEARCH, SHIP_SEARCH, changed_fields,
+                                     config_for)
 
-    assert set(MAIN_SYSTEMS) | set(ABLATIONS) | set(SEARCH) | set(LONGER) == set(REGISTRY) and not set(MAIN_SYSTEMS) & set(ABLATIONS)
+    assert set(MAIN_SYSTEMS) | set(ABLATIONS) | set(SEARCH) | set(LONGER) | set(SHIP_SEARCH) == set(REGISTRY)
+    assert not set(MAIN_SYSTEMS) & set(ABLATIONS)
     assert set(SYSTEMS) <= set(REGISTRY)
     for scale in ("smoke", "course", "paper"):
         for name, entry in REGISTRY.items():
@@ -240,7 +242,8 @@ def test_train_named_is_train_system_with_the_registry_recipe(monkeypatch):
     (args, kw), = calls
     assert args == ("gapt", "smoke", 1) and kw["name"] == "gapt-dxy" and kw["world"] == "w"
     overrides = {k: v for k, v in kw.items() if k not in ("name", "world", "use_pretrained", "retrain", "progress",
-                                                      "train_missing", "device")}
+                                                      "train_missing", "device", "changes", "stop_after")}
+    assert kw["changes"] is None and kw["stop_after"] is None
     assert RLConfig.preset("smoke", "gapt", seed=1, **overrides) == config_for("gapt-dxy", "smoke", seed=1)
 
 

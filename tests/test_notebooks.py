@@ -586,14 +586,14 @@ def test_course_runs_in_order_collects_results_and_names_the_failing_cell(tmp_pa
     assert ok["cwd"] == str(nbs), "notebooks run in their own folder, as in Lab"
     assert ok["python"] == sys.executable, "notebooks run on this (the venv's) Python"
     assert set(summary["seconds"]) == {"01_ok"} and "02_bad" not in summary["results"]
-    assert "| 01_ok | scale | smoke |" in (build / "results.md").read_text()
+    assert "## 01_ok" in (build / "results.md").read_text() and "| scale | smoke |" in (build / "results.md").read_text()
 
 
 def test_course_main_reports_a_bad_scale_in_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SCALE", "huge")
     assert course.main(["--root", str(tmp_path)]) == 1
     assert capsys.readouterr().err.strip() == ("minigapt course: unknown scale 'huge'; "
-                                               "choose one of smoke, course, paper")
+                                               "choose one of smoke, course, ship, paper")
 
 
 def test_a_timeout_names_the_cell_the_kernel_was_running(tmp_path):

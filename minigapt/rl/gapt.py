@@ -65,6 +65,9 @@ class DiscriminatorConfig:
     """The gate opens when that mean exceeds tau (paper: 1.0, i.e. mean D ~ 0.63)."""
     steps_per_event: int = 0
     """D steps per update event; 0 = one per PPO minibatch (the paper's)."""
+    fresh_rollouts: bool = False
+    """True: each D step of an event takes rollouts the event's earlier steps did not use (until
+    the batch is used up). False: each step samples its minibatch from the whole batch again."""
 
 
 def should_update(update: int, recent_adv: Sequence[float], cfg: DiscriminatorConfig) -> tuple[bool, str]:

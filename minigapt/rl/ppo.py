@@ -311,10 +311,12 @@ def discriminator_update(adversary: Adversary, ep: Episodes, update: int) -> dic
         adversary.events[phase] += 1
         n_steps = cfg.steps_per_event or max(1, len(ep) // adversary.minibatch_size)
         d.train()
+        mb = adversary.minibatch_size
         order = torch.cat([torch.randperm(len(ep), generator=adversary.generator)
-                           for _ in range(-(-n_steps * adversary.minibatch_size // len(ep)))])
-        for i in range(n_steps):  # each step its own rollouts until the batch is used up
-            idx = order[i * adversary.minibatch_size:(i + 1) * adversary.minibatch_size]
+                           for _ in range(-(-n_steps * mb // len(ep)))]) if cfg.fresh_rollouts else None
+        for i in range(n_steps):
+            idx = (order[i * mb:(i + 1) * mb] if cfg.fresh_rollouts  # its own rollouts until the batch is used up
+                   else torch.randperm(len(ep), generator=adversary.generator)[:mb])
             lr = warmup_cosine(sum(adversary.steps.values()), cfg.lr, cfg.warmup_steps, cfg.total_steps, 0.1)
             for g in adversary.opt.param_groups:  # D's own schedule, advancing only when D steps
                 g["lr"] = lr

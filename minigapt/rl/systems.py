@@ -95,6 +95,8 @@ MAIN_SYSTEMS = ("realchords", "gapt-no-adv", "gapt", "grpo", "grpo-adv", "gapt-d
 ABLATIONS = ("gapt-coh2", "gapt-rules2", "gapt-adv2", "gapt-no-rules", "gapt-invalid-only")
 """The reward-weight ablations of Table 7 (one seed each by default)."""
 SEARCH = ("gapt-coh2", "gapt-rules2", "gapt-adv2", "gapt-tau06", "gapt-always", "gapt-adv05", "gapt-warm24")
+SHIP_SEARCH = ("gapt-adv3", "gapt-adv5")
+"""The adversarial weights tried at ship scale (docs/experiments.md)."""
 """The GAPT variants notebook 05 compares on validation melodies."""
 LONGER = ("realchords-long", "gapt-no-adv-long", "gapt-long", "gapt-always-long")
 """Table 1's systems trained twice as long, and GAPT so long with D learning to the end."""
