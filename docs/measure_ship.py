@@ -38,6 +38,7 @@ from minigapt.music.tokens import frames_from_streams
 from minigapt.rewards.ensemble import load_ensemble
 from minigapt.rl.evaluation import EVAL_SEED, evaluation_set, sample_accompaniments
 from minigapt.rl.experiment import openewld_songs
+from minigapt.rl.shipped import shipped_path
 
 ONLY = tuple(sys.argv[2].split(",")) if len(sys.argv) > 2 else ("online-mle", "realchords", "gapt-no-adv", "gapt")
 SYSTEMS = tuple(s for s in ONLY if s != "online-mle")
@@ -49,7 +50,7 @@ KEYS = ("harmony", "harmony_triad", "pitch_classes_per_chord", "chord_vendi", "c
 def checkpoint(name: str, seed: int) -> Path | None:
     """The shipped checkpoint when it is a ship-scale run (what users get: float16), else your run."""
     own = runs_dir() / "ship" / f"{name}-seed{seed}" / "model.pt"
-    shipped = shipped_dir() / (f"{name}.pt" if seed == 0 else f"{name}-seed{seed}.pt")
+    shipped = shipped_path(name, seed)
     if shipped.is_file() and (load_checkpoint(shipped).train_config or {}).get("scale") == "ship":
         return shipped
     return own if own.is_file() else None

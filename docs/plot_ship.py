@@ -31,7 +31,7 @@ SEEDS = (0, 1, 2)
 
 def logs_of(name: str, seed: int, old_dir: Path | None = None) -> list[dict]:
     if old_dir is not None:
-        path = old_dir / (f"{name}.pt" if seed == 0 else f"{name}-seed{seed}.pt")
+        path = old_dir / shipped_path(name, seed).name
         return load_checkpoint(path).meta.get("metrics_history", []) if path.is_file() else []
     own = runs_dir() / "ship" / f"{name}-seed{seed}" / "metrics.csv"
     if own.is_file():

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from minigapt.eval.drift import drift
+
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 
 NOT_MET = "not reproduced by the shipped ship-scale runs (README, Results; docs/experiments.md)"
@@ -53,11 +55,6 @@ def measured():
                 rows[set_name].append(evaluate_parts(*sample_accompaniments(policy, melodies, 2, 1.0, EVAL_SEED)))
         out[name] = {s: {k: float(np.mean([r[k] for r in rs])) for k in KEYS} for s, rs in rows.items()}
     return out
-
-
-def drift(m: dict, data: dict) -> float:
-    return (abs(math.log(m["chord_vendi"] / data["chord_vendi"]))
-            + abs(math.log(m["chord_changes_per_sequence"] / data["chord_changes_per_sequence"])))
 
 
 @pytest.mark.parametrize("set_name", ["openewld", "heldout"])

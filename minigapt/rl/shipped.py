@@ -11,16 +11,19 @@ import json
 from pathlib import Path
 
 from ..data.dataset import DataConfig, load_frames
+from ..eval.drift import describe_drift
 from ..eval.measures import evaluate_parts
 from ..models.checkpoint import shipped_dir
 from .evaluation import evaluation_set
-from .train import RLRun, load_run
+from .train import RLRun, load_run, shipped_path
 
 SHIPPED_SEEDS = (0, 1, 2)
-
-
-def shipped_path(name: str, seed: int = 0) -> Path:
-    return shipped_dir() / (f"{name}.pt" if seed == 0 else f"{name}-seed{seed}.pt")
+CURVE_KEYS = ("harmony", "harmony_triad", "chord_vendi", "chord_changes_per_sequence", "pitch_classes_per_chord")
+"""The measures notebooks 04-05 draw along training, with the data's level."""
+CURVE_LABELS = {"harmony": "note-in-chord", "harmony_triad": "note-in-triad",
+                "chord_vendi": "chord Vendi (95% interval hatched)", "chord_changes_per_sequence": "chord changes / part",
+                "pitch_classes_per_chord": "pitch classes / chord"}
+CURVE_INTERVALS = {"chord_vendi": ("chord_vendi_low", "chord_vendi_high")}
 
 
 def shipped_runs(name: str, seeds=SHIPPED_SEEDS) -> list[RLRun]:
@@ -58,6 +61,21 @@ def final_row(runs: list[RLRun]) -> dict:
     rows = [r.evals[-1] for r in runs if r.evals]
     keys = [k for k, v in rows[0].items() if isinstance(v, (int, float)) and k != "update"] if rows else []
     return {k: sum(float(r[k]) for r in rows) / len(rows) for k in keys if all(r.get(k) is not None for r in rows)}
+
+
+def final_table(shipped: dict, data: dict, start: dict) -> tuple[dict, dict, list[str]]:
+    """{system: its shipped runs} -> (each system's mean final row, describe_drift of it against
+    the data's level and the online MLE's `start`, the Markdown table rows)."""
+    finals, summaries = {}, {}
+    lines = ["| shipped system (seeds) | note-in-chord | note-in-triad | pitch classes / chord | chord Vendi × data "
+             "| changes × data | drift | what it shows |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for name, runs in shipped.items():
+        finals[name] = f = final_row(runs)
+        summaries[name] = h = describe_drift(f, data, start)
+        lines.append(f"| {name} ({len(runs)}) | {f['harmony']:.3f} | {f['harmony_triad']:.3f} | "
+                     f"{f['pitch_classes_per_chord']:.2f} | {h['chord_vendi_vs_data']:.2f} | {h['changes_vs_data']:.2f} | "
+                     f"{h['drift']:.2f} | {h['summary']} |")
+    return finals, summaries, lines
 
 
 SHIPPED_RESULTS = "ship-final.json"

@@ -213,6 +213,11 @@ def run_name(system: str, seed: int) -> str:
     return f"{system}-seed{seed}"
 
 
+def shipped_path(name: str, seed: int = 0) -> Path:
+    """assets/checkpoints/<name>.pt for seed 0, <name>-seed<k>.pt for the others."""
+    return shipped_dir() / (f"{name}.pt" if seed == 0 else f"{run_name(name, seed)}.pt")
+
+
 def config_from_dict(d: dict) -> RLConfig:
     """A saved RLConfig; fields added since it was saved take their defaults."""
     names = {f.name for f in dataclasses.fields(RLConfig)}
@@ -274,7 +279,7 @@ def train_or_load_rl(cfg: RLConfig, policy, anchor, ensemble, data, *, eval_melo
             return load_run(own, cfg, kind)
         stale = f"{own} " + ("is unfinished or was trained with another config" if same_rewards else
                              "was trained on other reward models")
-    shipped = shipped_dir() / (f"{name}.pt" if cfg.seed == 0 else f"{run_name(name, cfg.seed)}.pt")
+    shipped = shipped_path(name, cfg.seed)
     if shipped.is_file() and use_pretrained and not retrain:
         ckpt = load_checkpoint(shipped, kind=kind)
         if same_recipe(_normalised(ckpt.train_config or {}), _normalised(cfg), ckpt.meta,
