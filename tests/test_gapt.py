@@ -9,8 +9,9 @@ import torch
 import torch.nn.functional as F
 
 from minigapt.rl import train_rl
+from minigapt.errors import MinigaptError
 from minigapt.rl.gapt import (ChordDiscriminator, DiscriminatorConfig, adversarial_reward,
-                              adversary_for, discriminator_loss, load_discriminator, should_update,
+                              adversarial_reward_from_logits, adversary_for, discriminator_loss, load_discriminator, should_update,
                               smoothed_targets)
 
 from test_rl import FakeEnsemble, _smoke_cfg, _tiny_world
@@ -63,6 +64,20 @@ def test_adversarial_reward_is_finite_at_d_one_and_zero_at_d_zero():
     assert float(r[0]) == pytest.approx(0.0, abs=1e-9)
     assert float(r[1]) == pytest.approx(1.0, abs=1e-5)  # tau = 1 <=> D ~ 0.63
     assert float(r[2]) == pytest.approx(-math.log(1e-12), rel=1e-6)
+
+
+def test_reward_forms_agree_on_order_and_differ_on_rejected_parts():
+    d = torch.tensor([0.01, 0.1, 0.5, 0.9])
+    logits = torch.log(d / (1 - d))
+    paper = adversarial_reward_from_logits(logits, "paper")
+    log_d = adversarial_reward_from_logits(logits, "log_d")
+    assert torch.allclose(paper, adversarial_reward(d), atol=1e-6)
+    assert torch.allclose(log_d, torch.log(d), atol=1e-6)
+    assert (paper.diff() > 0).all() and (log_d.diff() > 0).all()  # both pay more for "real"
+    # between two parts D rejects, log D's gap is many times the paper form's
+    assert float(log_d[1] - log_d[0]) > 10 * float(paper[1] - paper[0])
+    with pytest.raises(MinigaptError):
+        adversarial_reward_from_logits(logits, "hinge")
 
 
 @pytest.mark.parametrize("sees_melody", [False, True])

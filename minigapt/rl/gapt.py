@@ -25,6 +25,7 @@ from torch import nn
 
 from ..models.checkpoint import CHECKPOINT_NAME, build_model, load_checkpoint, register_model_kind
 from ..models.modes import eval_mode
+from ..errors import MinigaptError
 from ..music.tokens import BOS, VOCAB
 from ..rewards.encoders import FrameEncoder, pool
 
@@ -68,6 +69,10 @@ class DiscriminatorConfig:
     fresh_rollouts: bool = False
     """True: each D step of an event takes rollouts the event's earlier steps did not use (until
     the batch is used up). False: each step samples its minibatch from the whole batch again."""
+    reward_form: str = "paper"
+    """How D's verdict becomes R_adv: "paper", -log(1 - D(y)), which flattens out where D is sure
+    the chords are fake; "log_d", log D(y) (GAN's non-saturating form), which keeps ranking the
+    parts D rejects. The gate always reads the paper's form, so tau keeps its meaning."""
 
 
 def should_update(update: int, recent_adv: Sequence[float], cfg: DiscriminatorConfig) -> tuple[bool, str]:
@@ -91,6 +96,20 @@ def adversarial_reward(d_real_prob: torch.Tensor) -> torch.Tensor:
     """R_adv = -log(1 - D(y) + 1e-12) (the authors' form): 0 when D is sure the chords are fake,
     large (27.6 at D = 1, never inf) when D takes them for real."""
     return -torch.log(1 - d_real_prob + 1e-12)
+
+
+REWARD_FORMS = ("paper", "log_d")
+
+
+def adversarial_reward_from_logits(logits: torch.Tensor, form: str = "paper") -> torch.Tensor:
+    """R_adv from D's logits in the given form (DiscriminatorConfig.reward_form). Why a second
+    form: whitened with R_coh, the paper's form hardly separates two parts D both rejects
+    (D = 0.01 and 0.1 earn 0.01 and 0.11), while log D gives them -4.6 and -2.3."""
+    if form == "paper":
+        return adversarial_reward(torch.sigmoid(logits))
+    if form == "log_d":
+        return F.logsigmoid(logits)
+    raise MinigaptError(f"unknown reward_form {form!r}: choose from {', '.join(REWARD_FORMS)}")
 
 
 class ChordDiscriminator(nn.Module):
@@ -156,12 +175,14 @@ class Adversary:
     def reward(self, given: torch.Tensor, played: torch.Tensor) -> torch.Tensor:
         """R_adv of each played part [B] under D as it is now (eval mode, no gradients)."""
         with eval_mode(self.d):
-            return adversarial_reward(self.d.prob_real(given, played))
+            return adversarial_reward_from_logits(self.d(given, played), self.cfg.reward_form)
 
 
 def adversary_for(rl_cfg) -> Adversary:
     """The adversary an RLConfig asks for (its `discriminator` field), seeded by its seed."""
     cfg, seed = rl_cfg.discriminator, rl_cfg.seed
+    if cfg.reward_form not in REWARD_FORMS:
+        raise MinigaptError(f"discriminator.reward_form={cfg.reward_form!r}: choose from {', '.join(REWARD_FORMS)}")
     torch.manual_seed(seed + 10_000)  # D's initialisation: its own stream, seeded
     d = ChordDiscriminator(cfg).eval()
     opt = torch.optim.AdamW(d.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay)

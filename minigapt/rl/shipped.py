@@ -80,13 +80,26 @@ def final_table(shipped: dict, data: dict, start: dict) -> tuple[dict, dict, lis
 
 SHIPPED_RESULTS = "ship-final.json"
 """assets/results/: the shipped runs measured on melodies no model trained on (docs/measure_ship.py)."""
+SHIPPED_VALIDATION = "ship-validation.json"
+"""assets/results/: every ship-scale run tried, at its last evaluation on the validation melodies,
+with what it changed from the ship preset (docs/ship_decisions.py --json); the runs do not ship."""
+
+
+def shipped_file(name: str) -> dict | None:
+    """A small shipped result file of assets/results/, read; None if it is not there."""
+    path = shipped_dir().parent / "results" / name
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def shipped_results() -> dict | None:
     """The shipped runs' final measurements (OpenEWLD with the data's level; melody-only held-out
     tunes), as docs/measure_ship.py wrote them; None if the file is not there."""
-    path = shipped_dir().parent / "results" / SHIPPED_RESULTS
-    return json.loads(path.read_text()) if path.is_file() else None
+    return shipped_file(SHIPPED_RESULTS)
+
+
+def shipped_validation() -> dict | None:
+    """The ship-scale settings tried on validation melodies (SHIPPED_VALIDATION); None if absent."""
+    return shipped_file(SHIPPED_VALIDATION)
 
 
 def system_summary(results: dict, system: str, set_name: str) -> dict | None:
