@@ -78,7 +78,9 @@ def test_gapt_keeps_the_datas_variety(measured):
 
 
 @pytest.mark.parametrize("set_name, key", [
-    pytest.param("openewld", "harmony", marks=pytest.mark.xfail(strict=True, reason=NOT_MET + ": -0.0102")),
-    ("openewld", "harmony_triad"), ("heldout", "harmony"), ("heldout", "harmony_triad")])
+    pytest.param("openewld", "harmony", marks=pytest.mark.xfail(strict=True, reason=NOT_MET + ": -0.024")),
+    pytest.param("openewld", "harmony_triad", marks=pytest.mark.xfail(strict=True, reason=NOT_MET + ": -0.024")),
+    ("heldout", "harmony"),
+    pytest.param("heldout", "harmony_triad", marks=pytest.mark.xfail(strict=True, reason=NOT_MET + ": -0.0102"))])
 def test_gapt_at_equal_harmony(measured, set_name, key):
     assert measured["gapt"][set_name][key] >= measured["realchords"][set_name][key] - 0.01
