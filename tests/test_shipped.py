@@ -38,3 +38,32 @@ def test_the_shipped_runs_carry_their_curves_on_their_own_evaluation_set():
     results = shipped_results()
     if results is not None:  # measured on melodies no model trained on, with the data's level
         assert "data" in results["systems"] and system_summary(results, "gapt", "openewld") is not None
+
+
+def test_the_validation_file_holds_every_shipped_system_and_its_drift_adds_up():
+    from math import log
+
+    from minigapt.rl.shipped import shipped_validation
+    v = shipped_validation()
+    assert v is not None and v["split"] == "valid"
+    runs = v["runs"]
+    for system in ("realchords", "gapt-no-adv", "gapt"):  # the shipped recipes, 3 seeds each, unchanged
+        assert sorted(r["seed"] for r in runs if r["system"] == system and not r["changes"]) == [0, 1, 2]
+    for r in runs:
+        assert abs(r["drift"] - abs(log(r["chord_vendi_vs_data"])) - abs(log(r["changes_vs_data"]))) < 1e-9, r["run"]
+        assert r["harmony_triad"] <= r["harmony"] + 1e-9
+    assert len({r["run"] for r in runs}) == len(runs)
+
+
+def test_the_shipped_ablation_file_has_its_controls_and_the_datas_row():
+    from minigapt.rl.shipped import shipped_file
+    a = shipped_file("course-ablations.json")
+    if a is None:
+        pytest.skip("no shipped course-scale ablation measurement in this checkout")
+    t = a["table1"]
+    for name in ("gapt", "gapt-no-adv", "gapt-coh2", "gapt-rules2", "gapt-adv2", "gapt-no-rules", "gapt-invalid-only",
+                 "grpo", "grpo-adv", "gapt-dxy", "ground truth"):
+        assert set(t[name]) == set(a["eval_sets"]), name
+    for set_name in a["eval_sets"]:
+        assert t["ground truth"][set_name]["vendi_vs_data"]["mean"] == 1.0
+        assert all(0 < t[n][set_name]["harmony"]["mean"] < 1 for n in t)
