@@ -1,11 +1,13 @@
 """Measure the ship-scale RL runs (3 seeds each) beside the online MLE and the data.
 
     MINIGAPT_DATA=../shared/data .venv/bin/python docs/measure_ship.py valid   # settings: validation
+    ... measure_ship.py valid256 gapt,realchords part.json   # validation at the test's length
     MINIGAPT_DATA=../shared/data .venv/bin/python docs/measure_ship.py final   # results: never-seen sets
     ... measure_ship.py final gapt,online-mle part.json   # some systems only, into another file
     ... measure_ship.py merge part1.json part2.json       # -> assets/results/ship-final.json
 
 valid: Nottingham and POP909 validation melodies (128 frames), where settings are chosen.
+valid256: every Nottingham validation melody at 256 frames, the final sets' length.
 final: OpenEWLD (every lead sheet with chords, 256 frames; never trained on; its chords give the
 data's level) and 497 melody-only folk tunes from music21's corpus (minigapt/data/heldout.py;
 256 frames; harmony only, there are no chords to compare with).
@@ -60,6 +62,9 @@ def sets_for(mode: str) -> dict:
     if mode == "valid":
         frames = load_frames(DataConfig.preset("course"), None, progress=False)
         return {src: evaluation_set(frames, 102, 128, source=src, split="valid") for src in ("nottingham", "pop909")}
+    if mode == "valid256":
+        frames = load_frames(DataConfig.preset("course"), None, progress=False)
+        return {"nottingham": evaluation_set(frames, 10_000, 256, source="nottingham", split="valid")}
     x, y = frames_from_streams(torch.as_tensor(eval_batch(openewld_songs(), 256)))
     folder = copy_heldout(Path(tempfile.mkdtemp()) / "heldout")
     hx, _, _ = read_melodies(str(folder), 256, with_chords=False)
@@ -111,7 +116,7 @@ def main() -> None:
             out["systems"][name][src] = {k: m.get(k) for k in KEYS}
         print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
         target = Path(sys.argv[3] if len(sys.argv) > 3 else
-                      "docs/ship-valid.json" if mode == "valid" else "assets/results/ship-final.json")
+                      f"docs/ship-{mode}.json" if mode.startswith("valid") else "assets/results/ship-final.json")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(out, indent=1) + "\n")
     report(out)
