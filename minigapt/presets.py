@@ -65,7 +65,8 @@ PRESETS: dict[str, dict[str, dict]] = {
         # D learns every 2nd update for the whole run (one step per minibatch, each on its own
         # rollouts), so it tracks the moving policy instead of freezing near chance. R_adv = log D:
         # whitened with R_coh, the paper's -log(1 - D) barely tells apart the parts D rejects
-        # (validation: drift 0.83 against 1.44 at gamma 1, docs/experiments.md)
+        # (validation, 3 seeds: drift 1.11 against 1.63; on OpenEWLD the two forms drift alike:
+        # docs/experiments.md, section f)
         "discriminator": dict(dim=64, n_layers=2, n_heads=4, frames_per_position=4, lr=1e-3, warmup_steps=4,
                               total_steps=80, warmup_updates=40, update_every=2, gate_window=3, tau=1.0,
                               steps_per_event=0, fresh_rollouts=True, reward_form="log_d"),

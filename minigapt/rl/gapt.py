@@ -2,8 +2,9 @@
 
 D(y) reads a chord part only (BOS + chords; D(x, y) also reads the melody, the ablation of
 C.11) and says how likely it is to come from the data rather than from the policy. Its
-adversarial reward R_adv = -log(1 - D(y)) joins R_coh: chord parts that look machine-made (the
-same safe chord for ever) earn little, so collapsing stops paying.
+adversarial reward R_adv = -log(1 - D(y)) (or log D(y): DiscriminatorConfig.reward_form) joins
+R_coh: chord parts that look machine-made (the same safe chord for ever) earn little, so
+collapsing stops paying.
 
 When D learns is the heart of the method (`should_update`):
   * warm-up: on every K_int-th RL update (K_int = 5) while update < T_warm;
