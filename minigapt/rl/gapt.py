@@ -24,9 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import MinigaptError
 from ..models.checkpoint import CHECKPOINT_NAME, build_model, load_checkpoint, register_model_kind
 from ..models.modes import eval_mode
-from ..errors import MinigaptError
 from ..music.tokens import BOS, VOCAB
 from ..rewards.encoders import FrameEncoder, pool
 
