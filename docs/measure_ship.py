@@ -59,12 +59,11 @@ def checkpoint(name: str, seed: int) -> Path | None:
 
 
 def sets_for(mode: str) -> dict:
-    if mode == "valid":
+    if mode.startswith("valid"):
         frames = load_frames(DataConfig.preset("course"), None, progress=False)
+        if mode == "valid256":
+            return {"nottingham": evaluation_set(frames, 10_000, 256, source="nottingham", split="valid")}
         return {src: evaluation_set(frames, 102, 128, source=src, split="valid") for src in ("nottingham", "pop909")}
-    if mode == "valid256":
-        frames = load_frames(DataConfig.preset("course"), None, progress=False)
-        return {"nottingham": evaluation_set(frames, 10_000, 256, source="nottingham", split="valid")}
     x, y = frames_from_streams(torch.as_tensor(eval_batch(openewld_songs(), 256)))
     folder = copy_heldout(Path(tempfile.mkdtemp()) / "heldout")
     hx, _, _ = read_melodies(str(folder), 256, with_chords=False)

@@ -9,7 +9,6 @@ With --json, also writes the rows (and what each run changed from the ship prese
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -29,16 +28,9 @@ DIAGNOSTICS = ("approx_kl", "clipfrac", "entropy", "kl_per_token", "d_auc")
 IGNORED = {"seed", "system"}  # differ between runs of one recipe without changing it
 
 
-def flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
-    return out
-
-
 def changes_from_preset(cfg: RLConfig) -> dict:
     """The fields a run's config sets differently from the ship preset of its system."""
-    ours, preset = flat(dataclasses.asdict(cfg)), flat(dataclasses.asdict(RLConfig.preset("ship", cfg.system)))
+    ours, preset = cfg.flat_fields(), RLConfig.preset("ship", cfg.system).flat_fields()
     unused = "discriminator." if cfg.adversarial_weight == 0 else None  # D's settings matter only with R_adv
     return {k: v for k, v in ours.items()
             if k not in IGNORED and preset.get(k) != v and not (unused and k.startswith(unused))}
@@ -48,7 +40,7 @@ def run_row(folder: Path, data: dict) -> dict:
     last, tail = read_log(folder / "eval.csv")[-1], read_log(folder / "metrics.csv")[-10:]
     cfg = load_run(folder / "model.pt").config
     row = dict(run=folder.name, system=cfg.system, seed=cfg.seed, changes=changes_from_preset(cfg),
-               updates=int(last["update"]), harmony=last["harmony"], harmony_triad=last["harmony_triad"],
+               updates=int(last["update"]), finished=int(last["update"]) == cfg.updates, harmony=last["harmony"], harmony_triad=last["harmony_triad"],
                pitch_classes_per_chord=last["pitch_classes_per_chord"],
                chord_vendi_vs_data=last["chord_vendi"] / data["chord_vendi"],
                changes_vs_data=last["chord_changes_per_sequence"] / data["chord_changes_per_sequence"],
@@ -71,9 +63,8 @@ def main() -> None:
     data = data_level(frames, first_run)
     start = read_log(folders[0] / "eval.csv")[0]
     rows = [run_row(f, data) for f in folders]
-    finished = [r["updates"] == load_run(f / "model.pt").config.updates for r, f in zip(rows, folders)]
-    stopped = [r["run"] for r, done in zip(rows, finished) if not done]
-    rows = [r for r, done in zip(rows, finished) if done]  # runs stopped early: not comparable at their last update
+    stopped = [r["run"] for r in rows if not r["finished"]]
+    rows = [r for r in rows if r.pop("finished")]  # runs stopped early: not comparable at their last update
     cfg = first_run.config
     print("| run | updates | note-in-chord | note-in-triad | pcs/chord | chord Vendi x data | changes x data | drift "
           "| approx-KL | clip frac | entropy | KL to anchor | D AUC |")

@@ -462,24 +462,25 @@ def along_training(axes, groups: dict, keys, data: dict | None = None, labels: d
         ax.grid(alpha=0.3)
 
 
-def harmony_realism(ax, points: list[dict], baseline: dict, x: str = "drift", y: str = "harmony_triad",
+def harmony_realism(ax, points: list[dict], baseline: dict, harmony: str = "harmony_triad",
                     start: dict | None = None) -> None:
-    """Runs as points ({"label", "system", x, y}) on a harmony-against-drift plane, with the region
-    where a run drifts at most half as far as `baseline` (its x and y) at its harmony - 0.01 shaded:
+    """Runs as points ({"label", "system", harmony, "drift"}) on notebook 05's harmony-against-realism
+    plane (harmony to the right, drift from the data's chords down), with the band where a run
+    drifts at most half as far as `baseline` shaded and the baseline's harmony - 0.01 marked:
     where a realism reward should land its runs if it keeps harmony. `start`: the online MLE."""
-    ax.axvspan(0, 0.5 * baseline[x], ymin=0, ymax=1, color="#b2df8a", alpha=0.25, lw=0,
-               label="half the baseline's drift")
-    ax.axhline(baseline[y] - 0.01, color=system_color("realchords"), ls=":", lw=1,
+    ax.axhspan(0, 0.5 * baseline["drift"], color="#b2df8a", alpha=0.25, lw=0, label="half the baseline's drift")
+    ax.axvline(baseline[harmony] - 0.01, color=system_color("realchords"), ls=":", lw=1,
                label="the baseline's harmony - 0.01")
     for p in points:
-        ax.scatter(p[x], p[y], color=system_color(p["system"]), s=30, zorder=3)
-        ax.annotate(p["label"], (p[x], p[y]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.scatter(p[harmony], p["drift"], color=system_color(p["system"]), s=30, zorder=3)
+        ax.annotate(p["label"], (p[harmony], p["drift"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
     if start:
-        ax.scatter(start[x], start[y], color=system_color("online-mle"), marker="s", s=30, zorder=3, label="online MLE")
+        ax.scatter(start[harmony], start["drift"], color=system_color("online-mle"), marker="*", s=120, zorder=3,
+                   label="online MLE")
     for system in dict.fromkeys(p["system"] for p in points):
         ax.scatter([], [], color=system_color(system), s=30, label=system)
-    ax.set_xlim(left=0)
-    ax.set_xlabel("drift from the data's chords (lower: more like real music)")
-    ax.set_ylabel(y.replace("_", " "))
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel(harmony.replace("_", " ") + " →  better")
+    ax.set_ylabel("drift from the data's chords (↓ more real)")
     ax.legend(fontsize=7, frameon=False)
     ax.grid(alpha=0.3)

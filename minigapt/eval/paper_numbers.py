@@ -21,10 +21,6 @@ _ROWS = {
     "gapt-rules2": (0.475, 25.667, 0.458, 10.628), "gapt-adv2": (0.456, 26.317, 0.449, 11.184),
     "gapt-no-rules": ("N/A", "N/A", "N/A", "N/A"), "gapt-invalid-only": (0.488, 25.072, 0.461, 10.428),
     "ground truth": (0.727, 27.922, 0.784, 10.962)}
-TABLE_OF = {"online-mle": "Table 1", "realchords": "Table 1", "gapt-no-adv": "Table 1", "gapt": "Table 1",
-            "ground truth": "Table 1", "grpo": "Table 8", "grpo-adv": "Table 8", "gapt-dxy": "Table 9",
-            "gapt-coh2": "Table 7", "gapt-rules2": "Table 7", "gapt-adv2": "Table 7", "gapt-no-rules": "Table 7",
-            "gapt-invalid-only": "Table 7"}
 
 
 def _vs_data(vendi, set_index: int):
@@ -68,6 +64,6 @@ def harmony(name: str, set_name: str = "nottingham_test"):
 
 def as_dict() -> dict:
     """Everything above, for a notebook's results.json."""
-    return dict(table1=TABLE1, table_of=TABLE_OF, table6=TABLE6, seeds_table6=SEEDS_TABLE6, table10=TABLE10,
+    return dict(table1=TABLE1, table6=TABLE6, seeds_table6=SEEDS_TABLE6, table10=TABLE10,
                 table2=TABLE2, table5=TABLE5, d_events=D_EVENTS, d_steps_per_event=D_STEPS_PER_EVENT,
                 set_label=SET_LABEL)

@@ -144,3 +144,10 @@ class RLConfig:
 
     def replace(self, **changes) -> "RLConfig":
         return dataclasses.replace(self, **changes)
+
+    def flat_fields(self) -> dict:
+        """{field: value}, the discriminator's fields as discriminator.<field> (the dotted names
+        presets.override reads)."""
+        d = dataclasses.asdict(self)
+        return {**{k: v for k, v in d.items() if k != "discriminator"},
+                **{f"discriminator.{k}": v for k, v in d["discriminator"].items()}}

@@ -95,9 +95,9 @@ MAIN_SYSTEMS = ("realchords", "gapt-no-adv", "gapt", "grpo", "grpo-adv", "gapt-d
 ABLATIONS = ("gapt-coh2", "gapt-rules2", "gapt-adv2", "gapt-no-rules", "gapt-invalid-only")
 """The reward-weight ablations of Table 7 (one seed each by default)."""
 SEARCH = ("gapt-coh2", "gapt-rules2", "gapt-adv2", "gapt-tau06", "gapt-always", "gapt-adv05", "gapt-warm24")
+"""The GAPT variants notebook 05 compares on validation melodies."""
 SHIP_SEARCH = ("gapt-adv3", "gapt-adv5")
 """The adversarial weights tried at ship scale (docs/experiments.md)."""
-"""The GAPT variants notebook 05 compares on validation melodies."""
 LONGER = ("realchords-long", "gapt-no-adv-long", "gapt-long", "gapt-always-long")
 """Table 1's systems trained twice as long, and GAPT so long with D learning to the end."""
 
@@ -132,12 +132,7 @@ def config_for(name: str, scale: str, seed: int = 0) -> RLConfig:
 def changed_fields(name: str, scale: str, against: str = "gapt") -> dict:
     """{field: (against's value, name's value)} for every RLConfig field that differs (the
     discriminator's fields flattened as discriminator.<field>), seed 0 both."""
-    def flat(cfg: RLConfig) -> dict:
-        d = dataclasses.asdict(cfg)
-        return {**{k: v for k, v in d.items() if k != "discriminator"},
-                **{f"discriminator.{k}": v for k, v in d["discriminator"].items()}}
-
-    a, b = flat(config_for(against, scale)), flat(config_for(name, scale))
+    a, b = config_for(against, scale).flat_fields(), config_for(name, scale).flat_fields()
     return {k: (a[k], b[k]) for k in a if a[k] != b[k]}
 
 
