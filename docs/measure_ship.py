@@ -8,6 +8,8 @@
 
 valid: Nottingham and POP909 validation melodies (128 frames), where settings are chosen.
 valid256: every Nottingham validation melody at 256 frames, the final sets' length.
+slow: the same melodies (and their chords) at half tempo, 256 frames: long notes, as in
+OpenEWLD's lead sheets (54 melody onsets per 256 frames against Nottingham's 84).
 final: OpenEWLD (every lead sheet with chords, 256 frames; never trained on; its chords give the
 data's level) and 497 melody-only folk tunes from music21's corpus (minigapt/data/heldout.py;
 256 frames; harmony only, there are no chords to compare with).
@@ -36,7 +38,7 @@ from minigapt.data.heldout import copy_heldout
 from minigapt.eval.drift import drift
 from minigapt.eval.measures import evaluate_parts
 from minigapt.models.checkpoint import load_checkpoint, load_model, runs_dir, shipped_dir
-from minigapt.music.tokens import frames_from_streams
+from minigapt.music.tokens import VOCAB, frames_from_streams
 from minigapt.rewards.ensemble import load_ensemble
 from minigapt.rl.evaluation import EVAL_SEED, evaluation_set, sample_accompaniments
 from minigapt.rl.experiment import openewld_songs
@@ -46,7 +48,8 @@ ONLY = tuple(sys.argv[2].split(",")) if len(sys.argv) > 2 else ("online-mle", "r
 SYSTEMS = tuple(s for s in ONLY if s != "online-mle")
 SEEDS = (0, 1, 2)
 KEYS = ("harmony", "harmony_triad", "pitch_classes_per_chord", "chord_vendi", "chord_vendi_ci",
-        "chord_changes_per_sequence", "distinct_chords_per_sequence", "longest_hold", "coherence")
+        "chord_changes_per_sequence", "chord_changes_inside_notes", "distinct_chords_per_sequence",
+        "longest_hold", "coherence")
 
 
 def checkpoint(name: str, seed: int) -> Path | None:
@@ -58,11 +61,24 @@ def checkpoint(name: str, seed: int) -> Path | None:
     return own if own.is_file() else None
 
 
+def half_tempo(frames: np.ndarray) -> np.ndarray:
+    """[N, T] frame tokens -> [N, T] of the first T / 2 frames played twice as slowly: each frame
+    twice, the second copy of an onset turned into its hold."""
+    hold = np.arange(VOCAB.size)
+    hold[VOCAB.melody_on0:VOCAB.melody_hold0] += VOCAB.melody_hold0 - VOCAB.melody_on0
+    hold[VOCAB.chord_on0:VOCAB.chord_hold0] += VOCAB.chord_hold0 - VOCAB.chord_on0
+    half = np.asarray(frames)[:, : frames.shape[1] // 2]
+    return np.stack([half, hold[half]], axis=2).reshape(len(half), -1)
+
+
 def sets_for(mode: str) -> dict:
-    if mode.startswith("valid"):
+    if mode.startswith("valid") or mode == "slow":
         frames = load_frames(DataConfig.preset("course"), None, progress=False)
         if mode == "valid256":
             return {"nottingham": evaluation_set(frames, 10_000, 256, source="nottingham", split="valid")}
+        if mode == "slow":
+            x, y = evaluation_set(frames, 10_000, 256, source="nottingham", split="valid")
+            return {"nottingham-slow": (half_tempo(x), half_tempo(y))}
         return {src: evaluation_set(frames, 102, 128, source=src, split="valid") for src in ("nottingham", "pop909")}
     x, y = frames_from_streams(torch.as_tensor(eval_batch(openewld_songs(), 256)))
     folder = copy_heldout(Path(tempfile.mkdtemp()) / "heldout")
@@ -115,7 +131,7 @@ def main() -> None:
             out["systems"][name][src] = {k: m.get(k) for k in KEYS}
         print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
         target = Path(sys.argv[3] if len(sys.argv) > 3 else
-                      f"docs/ship-{mode}.json" if mode.startswith("valid") else "assets/results/ship-final.json")
+                      f"docs/ship-{mode}.json" if mode.startswith("valid") or mode == "slow" else "assets/results/ship-final.json")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(out, indent=1) + "\n")
     report(out)

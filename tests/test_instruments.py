@@ -153,3 +153,16 @@ def test_drift_is_zero_for_the_data_and_names_collapse_and_busyness():
     assert describe_drift(busy, data, mle)["kind"] == "busyness"
     assert describe_drift(sevenths, data, mle)["kind"] == "denser chords"
     assert describe_drift(data, data, mle)["kind"] == "none"
+
+
+def test_busyness_says_how_many_changes_start_inside_held_notes():
+    from minigapt.eval.drift import describe_drift
+
+    data = {"chord_vendi": 20.0, "chord_changes_per_sequence": 10.0, "chord_changes_inside_notes": 1.0,
+            "harmony": 0.75, "harmony_triad": 0.72, "pitch_classes_per_chord": 3.2}
+    mle = dict(data, harmony=0.44, harmony_triad=0.42)
+    busy = dict(mle, chord_vendi=22.0, chord_changes_per_sequence=30.0, chord_changes_inside_notes=18.0)
+    summary = describe_drift(busy, data, mle)["summary"]
+    assert "60% of them inside a held melody note (the data's: 10%)" in summary, summary
+    without = {k: v for k, v in busy.items() if k != "chord_changes_inside_notes"}
+    assert "inside" not in describe_drift(without, data, mle)["summary"]

@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> dict:
     m = evaluate_parts(x, y, ensemble)
     keys = ("harmony", "harmony_ci", "harmony_triad", "harmony_triad_ci", "pitch_classes_per_chord",
             "vendi", "chord_vendi", "chord_vendi_ci", "distinct_chords_per_sequence",
-            "chord_changes_per_sequence", "longest_hold", "coherence")
+            "chord_changes_per_sequence", "chord_changes_inside_notes", "longest_hold", "coherence")
     return {"model": name, "checkpoint": checkpoint, "melodies": str(args.melodies), "sequences": n_melodies,
             "samples_per_melody": samples, "parts": len(y), "frames": n_frames,
             **{k: _round(m.get(k)) for k in keys}, "vendi_embedding": embedding,

@@ -5,7 +5,8 @@
 0 for parts as varied and as busy as the data's; ln 1.25 ~ 0.22 for a 25% excess or shortfall in
 one of them. The hack is named from the same ratios (and from chord density against the MLE):
 collapse (the paper's: fewer, safer chords), busyness (chasing the melody) or denser chords
-(extensions bought for note-in-chord that do not survive triad reduction).
+(extensions bought for note-in-chord that do not survive triad reduction). For busyness it says
+how many changes start inside a held melody note: the mark of a part reacting to notes it heard.
 """
 from __future__ import annotations
 
@@ -21,6 +22,15 @@ def drift(m: dict, data: dict) -> float:
             + abs(math.log(max(m["chord_changes_per_sequence"], 1e-9) / max(data["chord_changes_per_sequence"], 1e-9))))
 
 
+def late_changes(m: dict, data: dict) -> str:
+    """", of which N% start inside a held melody note (the data's: M%)" when both have the count
+    (eval/timing.py): a policy that changes chord a frame after each note it hears, not on it."""
+    if m.get("chord_changes_inside_notes") is None or data.get("chord_changes_inside_notes") is None:
+        return ""
+    share = lambda r: r["chord_changes_inside_notes"] / max(r["chord_changes_per_sequence"], 1e-9)
+    return f", {share(m):.0%} of them inside a held melody note (the data's: {share(data):.0%})"
+
+
 def describe_drift(m: dict, data: dict, mle: dict) -> dict:
     """The ratios to the data's chords that tell collapse from busyness, the harmony gains over
     the online MLE (note-in-chord and note-in-triad) and the extension test -> a dict with a
@@ -34,7 +44,8 @@ def describe_drift(m: dict, data: dict, mle: dict) -> dict:
     if v < 1 / BAND and changes < 1 / BAND:
         found.append(f"collapse (chord Vendi {v:.2f}× and chord changes {changes:.2f}× the data's)")
     elif changes > BAND:
-        found.append(f"busyness ({changes:.2f}× the data's chord changes; chord Vendi {v:.2f}× the data's)")
+        found.append(f"busyness ({changes:.2f}× the data's chord changes; chord Vendi {v:.2f}× the data's)"
+                     + late_changes(m, data))
     elif v < 1 / BAND:
         found.append(f"less varied progressions (chord Vendi {v:.2f}× the data's, changes {changes:.2f}×)")
     elif v > BAND:

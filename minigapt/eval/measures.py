@@ -4,7 +4,7 @@
 Harmony three ways (note-in-chord, note-in-triad, pitch classes per chord), diversity two ways
 (the key-relative `chord_vendi` with its interval, the paper's `vendi` on the learned chord
 embedding when an ensemble is given) and the counts a student can check by eye (chord changes,
-distinct chords, longest hold). Harmony comes with a 95% bootstrap interval over melodies.
+distinct chords, longest hold, chord changes inside held melody notes). Harmony comes with a 95% bootstrap interval over melodies.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from ..rewards.penalties import rule_penalty
 from .chord_vendi import chord_vendi
 from .diversity import diversity_summary, pad_rows
 from .harmony import harmony_per_sequence, pitch_classes_per_chord
+from .timing import changes_inside_notes
 
 BOOTSTRAP_DRAWS = 1000
 
@@ -52,4 +53,5 @@ def evaluate_parts(x, y, ensemble=None) -> dict:
             emb = None
     out["rules"] = float(rule_penalty(x, y)[0].mean())
     out.update(diversity_summary(y, emb))
+    out["chord_changes_inside_notes"] = float(changes_inside_notes(x, y).mean())
     return out

@@ -1,0 +1,63 @@
+"""Chord changes inside held melody notes, on parts whose answer is known by construction."""
+import numpy as np
+import pytest
+
+from minigapt.eval.diversity import chord_changes_per_sequence
+from minigapt.eval.timing import chord_change_frames, changes_inside_notes
+from minigapt.music.tokens import PAD, SILENCE, VOCAB
+
+ON, HOLD = VOCAB.chord_on, VOCAB.chord_hold
+NAMES = ["C", "F", "G", "Am"]
+
+
+def melody(pitches, length=4):
+    """Notes of `length` frames each."""
+    return np.array([VOCAB.melody_on(p) if k == 0 else VOCAB.melody_hold(p) for p in pitches for k in range(length)])
+
+
+def part(starts, names, n):
+    """A chord part: chord names[i] from frame starts[i] on."""
+    y = np.full(n, PAD)
+    for i, (s, name) in enumerate(zip(starts, names)):
+        end = starts[i + 1] if i + 1 < len(starts) else n
+        y[s:end] = [ON(name)] + [HOLD(name)] * (end - s - 1)
+    return y
+
+
+def test_changes_on_onsets_are_not_inside_notes():
+    x = melody([60, 62, 64, 65, 67, 69])
+    y = part([0, 4, 8, 12, 16, 20], NAMES + NAMES[:2], len(x))
+    assert chord_changes_per_sequence(y)[0] == 5
+    assert changes_inside_notes(x, y)[0] == 0
+
+
+@pytest.mark.parametrize("lag", [1, 2, 3])
+def test_a_part_that_reacts_late_changes_inside_every_note(lag):
+    x = melody([60, 62, 64, 65, 67, 69])
+    y = part([0] + [4 * k + lag for k in range(1, 6)], NAMES + NAMES[:2], len(x))
+    assert changes_inside_notes(x, y)[0] == 5 == chord_changes_per_sequence(y)[0]
+
+
+def test_held_chord_and_restrikes_have_no_changes():
+    x = melody([60, 62, 64, 65])
+    held = part([0], ["C"], len(x))
+    restruck = part([0, 5, 9, 13], ["C"] * 4, len(x))  # re-strikes inside notes: not changes
+    assert changes_inside_notes(np.stack([x, x]), np.stack([held, restruck])).tolist() == [0, 0]
+    assert not chord_change_frames(restruck).any()
+
+
+def test_changes_in_rests_are_not_inside_notes():
+    x = np.concatenate([melody([60]), [SILENCE] * 4, melody([64])])
+    y = part([0, 6, 8], ["C", "F", "G"], len(x))  # frame 6 is a rest, frame 8 an onset
+    assert changes_inside_notes(x, y)[0] == 0
+    y2 = part([0, 2, 8], ["C", "F", "G"], len(x))  # frame 2 holds the first note
+    assert changes_inside_notes(x, y2)[0] == 1
+
+
+def test_rows_are_counted_apart_and_shapes_must_match():
+    x = melody([60, 62])
+    a, b = part([0, 4], ["C", "G"], 8), part([0, 5], ["G", "C"], 8)
+    # b's first chord must not be read as a change from a's last one
+    assert changes_inside_notes(np.stack([x, x]), np.stack([a, b])).tolist() == [0, 1]
+    with pytest.raises(ValueError):
+        changes_inside_notes(x[None], np.stack([a, b]))
