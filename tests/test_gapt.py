@@ -123,3 +123,82 @@ def test_gapt_run_logs_discriminator_steps_per_phase(tmp_path):
     assert "r_adv_window" in m[-1]
     d = load_discriminator(tmp_path)  # saved beside the policy, same weights
     assert all(torch.equal(a, b) for a, b in zip(d.state_dict().values(), adversary.d.state_dict().values()))
+
+
+# --- the dense form: R_adv paid along the part ---------------------------------------------
+def _dense_adversary(patch=4):
+    from minigapt.rl.config import RLConfig
+
+    cfg = RLConfig(adversarial_weight=1.0, discriminator=DiscriminatorConfig(
+        dim=32, n_layers=1, n_heads=2, frames_per_position=patch, dense=True, reward_form="log_d"))
+    return adversary_for(cfg)
+
+
+def _parts(n=3, T=22):
+    from test_rl import C_HOLD, C_MAJOR, G_MAJOR
+    from minigapt.music.tokens import PAD, VOCAB
+    x = torch.full((n, T), VOCAB.melody_on(60))
+    y = torch.full((n, T), C_HOLD)
+    y[:, ::4], y[:, 2::8] = C_MAJOR, G_MAJOR
+    if n > 1:  # a shorter part: it ends inside a position
+        y[1, 13:], x[1, 13:] = PAD, PAD
+    return x, y
+
+
+def test_dense_payments_sum_to_the_parts_r_adv_and_land_on_its_chords():
+    from minigapt.music.tokens import PAD
+    adversary = _dense_adversary(patch=4)
+    x, y = _parts()
+    steps = adversary.reward_steps(x, y)
+    assert steps.shape == y.shape
+    assert torch.allclose(steps.sum(1), adversary.reward(x, y), atol=1e-5)
+    paid = steps != 0
+    assert not (paid & (y == PAD)).any()  # nothing is paid where no chord was played
+    # payments at the last frame of each position (3, 7, ...) and at a short part's last frame (12)
+    cols = {int(c) for c in paid.nonzero()[:, 1]}
+    assert cols <= {3, 7, 11, 15, 19, 12, 21}, cols
+    assert bool(paid[1, 12]) and not paid[1, 13:].any()
+
+
+def test_dense_payment_at_a_position_is_the_change_in_the_prefix_r_adv():
+    from minigapt.rl.gapt import cut_after
+    adversary = _dense_adversary(patch=4)
+    x, y = _parts(n=1, T=16)
+    steps = adversary.reward_steps(x, y)[0]
+    prefix = lambda k: float(adversary.reward(cut_after(x, torch.tensor([k])), cut_after(y, torch.tensor([k]))))
+    assert math.isclose(float(steps[3]), prefix(4), abs_tol=1e-5)
+    assert math.isclose(float(steps[11]), prefix(12) - prefix(8), abs_tol=1e-5)
+
+
+def test_dense_token_rewards_keep_each_parts_whitened_total():
+    from minigapt.rl.config import RLConfig
+    from minigapt.music.tokens import PAD
+    from minigapt.rl.ppo import Episodes, add_rewards
+    x, y = _parts(n=4, T=16)
+    mask = (y != PAD).float()
+    ep = Episodes(given=x, played=y, real=y, mask=mask)
+    ep.kl = torch.zeros(x.shape)
+    terms = {"coherence": torch.tensor([0.1, -0.3, 0.4, 0.0]), "rules": torch.zeros(4),
+             "adversarial": torch.tensor([-1.0, -2.0, -0.5, -0.7])}
+    cfg = RLConfig(adversarial_weight=2.0)
+    add_rewards(ep, dict(terms), cfg)
+    sparse = ep.token_rewards.clone()
+    steps = torch.zeros(x.shape)
+    steps[:, 3], steps[:, 7] = terms["adversarial"] / 2, terms["adversarial"] / 2
+    ep.reward_steps = steps
+    add_rewards(ep, dict(terms), cfg)
+    assert torch.allclose(ep.token_rewards.sum(1), sparse.sum(1), atol=1e-6)  # the same R per part
+    assert not torch.allclose(ep.token_rewards, sparse)  # paid earlier along the part
+    assert (ep.token_rewards[:, 3] != 0).all()
+
+
+def test_dense_discriminator_trains_on_prefixes_and_a_dense_gapt_run_trains(tmp_path):
+    policy, anchor, data = _tiny_world()
+    cfg = _smoke_cfg(system="gapt", updates=2)
+    cfg.discriminator = DiscriminatorConfig(dim=32, n_layers=1, n_heads=2, warmup_updates=2, update_every=1,
+                                            lr=1e-3, dense=True, reward_form="log_d")
+    adversary = adversary_for(cfg)
+    run = train_rl(cfg, policy, anchor, FakeEnsemble(), data, tmp_path, adversary=adversary, progress=False)
+    m = run.metrics
+    assert [r["d_updated"] for r in m] == [1.0, 1.0]
+    assert all(math.isfinite(r["adversarial"]) and r["adversarial"] < 0 for r in m)  # log D < 0

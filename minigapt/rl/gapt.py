@@ -27,7 +27,7 @@ from torch import nn
 from ..errors import MinigaptError
 from ..models.checkpoint import CHECKPOINT_NAME, build_model, load_checkpoint, register_model_kind
 from ..models.modes import eval_mode
-from ..music.tokens import BOS, VOCAB
+from ..music.tokens import BOS, PAD, VOCAB
 from ..rewards.encoders import FrameEncoder, pool
 
 
@@ -70,6 +70,11 @@ class DiscriminatorConfig:
     fresh_rollouts: bool = False
     """True: each D step of an event takes rollouts the event's earlier steps did not use (until
     the batch is used up). False: each step samples its minibatch from the whole batch again."""
+    dense: bool = False
+    """False: one R_adv per part, paid on its last chord (the paper's). True: D also learns to
+    judge every prefix of a part (cut at one of its positions), and R_adv is paid along the part:
+    at the end of each position, how much the prefix's R_adv changed there (potential-based
+    shaping: a part's payments sum to its R_adv). PPO can then tell *which* chords D rejected."""
     reward_form: str = "paper"
     """How D's verdict becomes R_adv: "paper", -log(1 - D(y)), which flattens out where D is sure
     the chords are fake; "log_d", log D(y) (GAN's non-saturating form), which keeps ranking the
@@ -139,8 +144,21 @@ class ChordDiscriminator(nn.Module):
         return torch.sigmoid(self(x, y))
 
 
-def discriminator_loss(d: ChordDiscriminator, x, y_real, y_fake, smoothing: float) -> tuple[torch.Tensor, dict]:
-    """BCE with label smoothing on a batch of real and fake chord parts of the same melodies."""
+def cut_after(frames: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+    """[B, T] frames with everything from frame ends[b] on set to PAD (a prefix of each row)."""
+    keep = torch.arange(frames.shape[1], device=frames.device)[None, :] < ends[:, None]
+    return torch.where(keep, frames, torch.full_like(frames, PAD))
+
+
+def discriminator_loss(d: ChordDiscriminator, x, y_real, y_fake, smoothing: float,
+                       generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict]:
+    """BCE with label smoothing on a batch of real and fake chord parts of the same melodies.
+    A dense D (cfg.dense) sees each pair cut after the same random number of its positions."""
+    if d.cfg.dense:
+        patch, T = d.cfg.frames_per_position, y_real.shape[1]
+        n = -(-T // patch)
+        ends = (torch.randint(1, n + 1, (len(x),), generator=generator) * patch).to(x.device)
+        x, y_real, y_fake = cut_after(x, ends), cut_after(y_real, ends), cut_after(y_fake, ends)
     logits = d(torch.cat([x, x]), torch.cat([y_real, y_fake]))
     labels = torch.cat([torch.ones(len(x)), torch.zeros(len(x))]).to(logits.device)
     loss = F.binary_cross_entropy_with_logits(logits, smoothed_targets(labels, smoothing))
@@ -177,6 +195,29 @@ class Adversary:
         """R_adv of each played part [B] under D as it is now (eval mode, no gradients)."""
         with eval_mode(self.d):
             return adversarial_reward_from_logits(self.d(given, played), self.cfg.reward_form)
+
+    @torch.no_grad()
+    def reward_steps(self, given: torch.Tensor, played: torch.Tensor) -> torch.Tensor:
+        """The dense form: [B, T], at the last frame of each of D's positions (patch of frames)
+        the R_adv of the prefix up to there minus that of the prefix before it (the first
+        position pays its prefix's whole R_adv), 0 elsewhere. Each row sums to the R_adv of its
+        longest prefix, the whole part."""
+        patch, (B, T) = self.cfg.frames_per_position, played.shape
+        n = -(-T // patch)
+        ends = torch.arange(1, n + 1, device=played.device) * patch  # prefix k: frames < ends[k]
+        rep = lambda f: cut_after(f.repeat_interleave(n, 0), ends.repeat(B))
+        with eval_mode(self.d):
+            phi = adversarial_reward_from_logits(self.d(rep(given), rep(played)), self.cfg.reward_form).view(B, n)
+        steps = torch.diff(phi, dim=1, prepend=torch.zeros(B, 1, device=phi.device))
+        out = torch.zeros(B, n * patch, device=played.device, dtype=phi.dtype)
+        out[:, patch - 1::patch] = steps
+        # a part shorter than T: its prefixes stop changing after its last frame; move each
+        # payment beyond it onto that frame so every payment lands on a sampled chord
+        played_frames = (played != PAD).sum(1).clamp(min=1)
+        last = played_frames - 1
+        beyond = torch.arange(n * patch, device=played.device)[None, :] > last[:, None]
+        out[torch.arange(B), last] += (out * beyond).sum(1)
+        return (out * ~beyond)[:, :T]
 
 
 def adversary_for(rl_cfg) -> Adversary:

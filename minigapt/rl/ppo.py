@@ -58,6 +58,9 @@ class Episodes:
     """Name -> [B] per sequence, on the CPU (stage 3; logged)."""
     sequence_reward: torch.Tensor = None
     """[B]: alpha R_coh + beta R_rules + gamma R_adv (stage 3)."""
+    reward_steps: torch.Tensor = None
+    """[B, T] or None: R_adv paid along each part (GAPT's dense form, Adversary.reward_steps;
+    each row sums to the part's R_adv), stage 3."""
     token_rewards: torch.Tensor = None
     """-kl_coef * KL per token, + the (standardised) R on the last one (stage 3)."""
     values: torch.Tensor = None
@@ -140,16 +143,26 @@ def add_rewards(ep: Episodes, terms: dict[str, torch.Tensor], cfg: RLConfig) -> 
         if not torch.isfinite(v).all():
             raise NonFiniteError(f"non-finite reward term {name!r}")
     ep.reward_terms, ep.sequence_reward = terms, total.to(ep.kl.device)
+    scale = reward_scale(ep.sequence_reward) if cfg.whiten_rewards else 1.0
     scaled = standardise(ep.sequence_reward) if cfg.whiten_rewards else ep.sequence_reward
-    ep.token_rewards = token_rewards(scaled, ep.kl, ep.mask, cfg.kl_coef)
+    if ep.reward_steps is None or not cfg.adversarial_weight:
+        ep.token_rewards = token_rewards(scaled, ep.kl, ep.mask, cfg.kl_coef)
+        return
+    # GAPT's dense form: gamma R_adv leaves the last token and is paid along the part instead;
+    # every token's reward-to-go still sums to the same whitened R
+    adv = cfg.adversarial_weight * ep.reward_steps.to(ep.kl.device) / scale
+    ep.token_rewards = token_rewards(scaled - adv.sum(1), ep.kl, ep.mask, cfg.kl_coef) + adv * ep.mask
+
+
+def reward_scale(r: torch.Tensor) -> float | torch.Tensor:
+    """What standardise divides by: the batch's std (1 for a single sequence)."""
+    return r.std() + 1e-8 if len(r) >= 2 else 1.0
 
 
 def standardise(r: torch.Tensor) -> torch.Tensor:
     """Sequence rewards to mean 0, std 1 over the batch: the critic starts at V = 0, so raw
     rewards (R_coh ~ -2) would first teach it the offset instead of which chords paid."""
-    if len(r) < 2:
-        return r - r.mean()
-    return (r - r.mean()) / (r.std() + 1e-8)
+    return (r - r.mean()) / reward_scale(r)
 
 
 def token_rewards(sequence_reward: torch.Tensor, kl: torch.Tensor, mask: torch.Tensor,
@@ -320,7 +333,8 @@ def discriminator_update(adversary: Adversary, ep: Episodes, update: int) -> dic
             lr = warmup_cosine(sum(adversary.steps.values()), cfg.lr, cfg.warmup_steps, cfg.total_steps, 0.1)
             for g in adversary.opt.param_groups:  # D's own schedule, advancing only when D steps
                 g["lr"] = lr
-            loss, _ = discriminator_loss(d, ep.given[idx], ep.real[idx], ep.played[idx], cfg.label_smoothing)
+            loss, _ = discriminator_loss(d, ep.given[idx], ep.real[idx], ep.played[idx], cfg.label_smoothing,
+                                          adversary.generator)
             adversary.opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(d.parameters(), 1.0)

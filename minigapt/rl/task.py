@@ -56,8 +56,12 @@ def compose_rewards(ep: Episodes, ensemble, cfg: RLConfig, adversary=None, part:
     ensemble reads (played, given) and the melody's rule penalties apply. Fills ep in place."""
     melody, chords = (ep.played, ep.given) if part == "melody" else (ep.given, ep.played)
     terms = {**coherence_terms(ensemble, melody, chords, cfg), **rule_terms(ep.given, ep.played, cfg, part)}
-    terms["adversarial"] = (adversary.reward(ep.given, ep.played).float().cpu()
-                            if adversary is not None and cfg.adversarial_weight else torch.zeros(len(ep)))
+    terms["adversarial"] = torch.zeros(len(ep))
+    if adversary is not None and cfg.adversarial_weight and getattr(getattr(adversary, "cfg", None), "dense", False):
+        ep.reward_steps = adversary.reward_steps(ep.given, ep.played).float()
+        terms["adversarial"] = ep.reward_steps.sum(1).cpu()
+    elif adversary is not None and cfg.adversarial_weight:
+        terms["adversarial"] = adversary.reward(ep.given, ep.played).float().cpu()
     add_rewards(ep, terms, cfg)
 
 
