@@ -74,7 +74,8 @@ class DiscriminatorConfig:
     """False: one R_adv per part, paid on its last chord (the paper's). True: D also learns to
     judge every prefix of a part (cut at one of its positions), and R_adv is paid along the part:
     at the end of each position, how much the prefix's R_adv changed there (potential-based
-    shaping: a part's payments sum to its R_adv). PPO can then tell *which* chords D rejected."""
+    shaping: a part's payments sum to its R_adv). PPO can then tell *which* chords D rejected
+    (Dr.GRPO's group advantages read each part's total, so for GRPO both forms are the same)."""
     reward_form: str = "paper"
     """How D's verdict becomes R_adv: "paper", -log(1 - D(y)), which flattens out where D is sure
     the chords are fake; "log_d", log D(y) (GAN's non-saturating form), which keeps ranking the
