@@ -80,3 +80,23 @@ def test_a_resume_file_of_another_config_is_not_used(tmp_path):
     _train("realchords", tmp_path / "run", stop_after=2)
     other, _ = _train("realchords", tmp_path / "run", updates=3)  # another config: starts afresh
     assert len(other.metrics) == 3
+
+
+def test_a_resume_file_from_before_a_field_was_added_is_still_used(tmp_path, capsys):
+    """An older minigapt saved the run: its config lacks a field added since (here the
+    discriminator's `dense`), which takes its default, so the run goes on where it stopped."""
+    import json
+
+    _train("gapt", tmp_path / "run", stop_after=2)
+    path = tmp_path / "run" / "resume.pt"
+    state = torch.load(path, weights_only=False)
+    saved = json.loads(state["config"])
+    del saved["discriminator"]["dense"]
+    state["config"] = json.dumps(saved, sort_keys=True)
+    torch.save(state, path)
+    capsys.readouterr()
+    rest, _ = _train("gapt", tmp_path / "run")
+    assert "afresh" not in capsys.readouterr().out
+    assert [m["update"] for m in rest.metrics] == [1, 2, 3, 4]
+    whole, _ = _train("gapt", tmp_path / "whole")
+    _same(whole.policy, rest.policy)

@@ -151,3 +151,10 @@ class RLConfig:
         d = dataclasses.asdict(self)
         return {**{k: v for k, v in d.items() if k != "discriminator"},
                 **{f"discriminator.{k}": v for k, v in d["discriminator"].items()}}
+
+
+def config_from_dict(d: dict) -> RLConfig:
+    """A saved RLConfig; fields added since it was saved (its discriminator's too) take their
+    defaults."""
+    names = {f.name for f in dataclasses.fields(RLConfig)}
+    return RLConfig(**{k: v for k, v in d.items() if k in names})

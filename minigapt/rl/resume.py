@@ -18,12 +18,24 @@ import torch
 
 from ..atomic import atomic_write
 from ..config import json_data
+from .config import config_from_dict
 
 RESUME_FILE = "resume.pt"
 
 
 def _config_key(cfg) -> str:
     return json.dumps(json_data(cfg), sort_keys=True)
+
+
+def _same_config(saved: str | None, cfg) -> bool:
+    """Whether a saved config key is this config's, fields added since it was saved taking
+    their defaults (a newer minigapt resumes an older run unless a setting really differs)."""
+    if saved is None:
+        return False
+    try:
+        return _config_key(config_from_dict(json.loads(saved))) == _config_key(cfg)
+    except (TypeError, ValueError):
+        return saved == _config_key(cfg)
 
 
 def _stream_state(stream):
@@ -73,7 +85,7 @@ def load_state(path, cfg, reward_ensemble, actor, critic, actor_opt, critic_opt,
     except Exception:  # a file cut short by a crash before atomic writes, or not ours
         print(f"{path} is unreadable: starting the run afresh")
         return 0
-    if state.get("config") != _config_key(cfg) or state.get("reward_ensemble") != reward_ensemble:
+    if not _same_config(state.get("config"), cfg) or state.get("reward_ensemble") != reward_ensemble:
         print(f"{path} belongs to another config or reward ensemble: starting the run afresh")
         return 0
     device = next(actor.parameters()).device

@@ -39,7 +39,7 @@ from ..models.decoder import ValueModel
 from ..rewards.ensemble import fingerprint
 from ..schedule import warmup_cosine
 from ..store import same_recipe
-from .config import RLConfig
+from .config import RLConfig, config_from_dict
 from .gapt import discriminator_path
 from .grpo import grpo_update
 from .resume import RESUME_FILE, load_state, save_state
@@ -216,12 +216,6 @@ def run_name(system: str, seed: int) -> str:
 def shipped_path(name: str, seed: int = 0) -> Path:
     """assets/checkpoints/<name>.pt for seed 0, <name>-seed<k>.pt for the others."""
     return shipped_dir() / (f"{name}.pt" if seed == 0 else f"{run_name(name, seed)}.pt")
-
-
-def config_from_dict(d: dict) -> RLConfig:
-    """A saved RLConfig; fields added since it was saved take their defaults."""
-    names = {f.name for f in dataclasses.fields(RLConfig)}
-    return RLConfig(**{k: v for k, v in d.items() if k in names})
 
 
 def _normalised(cfg) -> dict:
