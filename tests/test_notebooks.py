@@ -287,6 +287,13 @@ def _check_05(r: dict) -> None:
     assert len(r["train_seconds"]["gapt"]) == n_seeds and all(v >= 0 for v in r["train_seconds"]["gapt"])
     assert r["paper_reference"]["table1"]["gapt"]["nottingham_test"] == {"harmony": 0.497, "vendi": 26.645,
                                                                          "vendi_vs_data": 26.645 / 27.922}
+    from minigapt.rl.shipped import shipped_results, system_summary
+    table = shipped_results()
+    if table is not None and "chord_changes_inside_notes" in table["systems"]["data"]["openewld"]:
+        late = r["shipped"]["changes_inside_held_notes_openewld"]
+        m = system_summary(table, "gapt", "openewld")  # the notebook's share is the file's means, divided
+        assert abs(late["gapt"] - m["chord_changes_inside_notes"]["mean"] / m["chord_changes_per_sequence"]["mean"]) < 1e-9
+        assert all(0 <= v <= 1 for v in late.values()) and "the data's chords" in late
 
 
 def _check_06(r: dict) -> None:
