@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from minigapt.errors import MinigaptError
 from minigapt.eval.diversity import chord_changes_per_sequence
 from minigapt.eval.timing import chord_change_frames, changes_inside_notes
 from minigapt.music.tokens import PAD, SILENCE, VOCAB
@@ -59,5 +60,5 @@ def test_rows_are_counted_apart_and_shapes_must_match():
     a, b = part([0, 4], ["C", "G"], 8), part([0, 5], ["G", "C"], 8)
     # b's first chord must not be read as a change from a's last one
     assert changes_inside_notes(np.stack([x, x]), np.stack([a, b])).tolist() == [0, 1]
-    with pytest.raises(ValueError):
+    with pytest.raises(MinigaptError, match="differ in shape"):
         changes_inside_notes(x[None], np.stack([a, b]))

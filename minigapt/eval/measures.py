@@ -4,7 +4,8 @@
 Harmony three ways (note-in-chord, note-in-triad, pitch classes per chord), diversity two ways
 (the key-relative `chord_vendi` with its interval, the paper's `vendi` on the learned chord
 embedding when an ensemble is given) and the counts a student can check by eye (chord changes,
-distinct chords, longest hold, chord changes inside held melody notes). Harmony comes with a 95% bootstrap interval over melodies.
+distinct chords, longest hold, chord changes inside held melody notes). Harmony comes with a 95%
+bootstrap interval over melodies.
 """
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
 """When the chords change, measured against the melody: on a note's onset, or inside a note.
 
 A part that accompanies in time changes chord where the melody strikes a note: in the data few
-changes fall inside a held note (docs/experiments.md measures how few). An
-online policy that cannot anticipate can still buy note-in-chord by *reacting*: it hears a new
-note, and one frame later switches to a chord that contains it. Each such change lands inside
-a held note. This module counts them, so "busyness" can be told apart from keeping up.
+changes fall inside a held note (docs/experiments.md, section g, measures how few). An online
+policy that cannot anticipate can still buy note-in-chord by *reacting*: it hears a new note, and
+a frame later switches to a chord that contains it. Each such change lands inside a held note.
+This module counts them, so "busyness" can be told apart from keeping up.
 
     changes_inside_notes(x, y)   # int[B]: chord changes that start inside a held melody note
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import MinigaptError
 from ..music.tokens import VOCAB, Vocab
 from ..rewards.penalties import chord_event_starts
 from .diversity import pad_rows
@@ -39,6 +40,6 @@ def changes_inside_notes(melody_frames, chord_frames, vocab: Vocab = VOCAB) -> n
     an earlier frame (not on the note's onset, not in a rest)."""
     x, y = pad_rows(melody_frames), pad_rows(chord_frames)
     if x.shape != y.shape:
-        raise ValueError(f"melody and chords differ in shape: {x.shape} vs {y.shape}")
+        raise MinigaptError(f"melody and chords differ in shape: {x.shape} vs {y.shape}")
     held = vocab.is_melody[x] & ~vocab.is_onset[x]
     return (chord_change_frames(y, vocab) & held).sum(1)
