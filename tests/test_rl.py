@@ -368,3 +368,20 @@ def test_the_evaluation_set_pairs_each_melody_with_the_datas_own_chords():
     for i in range(4):
         assert np.array_equal(x[i], songs[i].melody[:32]) and np.array_equal(y[i], songs[i].chords[:32])
     assert np.array_equal(evaluation_melodies(data, 4, 32, split="train"), x)
+
+
+def test_rhythm_weight_weighs_the_rhythm_only_models_in_r_coh():
+    from minigapt.rl.task import coherence_terms
+
+    class Scored:  # each model's z-scores for 2 parts
+        def normalised_scores(self, x, y, use=None):
+            return {"contrastive/0": torch.tensor([1.0, 0.0]), "discriminative/0": torch.tensor([1.0, 0.0]),
+                    "rhythm_discriminative/0": torch.tensor([-4.0, 0.0])}
+
+    x = y = torch.zeros(2, 4, dtype=torch.long)
+    plain = coherence_terms(Scored(), x, y, RLConfig())["coherence"]
+    assert torch.allclose(plain, torch.tensor([-2.0 / 3, 0.0]))  # weight 1: the plain mean
+    quarter = coherence_terms(Scored(), x, y, RLConfig(rhythm_weight=0.25))["coherence"]
+    assert torch.allclose(quarter, torch.tensor([(1 + 1 - 1) / 2.25, 0.0]))
+    none = coherence_terms(Scored(), x, y, RLConfig(rhythm_weight=0.0))["coherence"]
+    assert torch.allclose(none, torch.tensor([1.0, 0.0]))  # weight 0: as if left out

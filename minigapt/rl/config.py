@@ -89,6 +89,9 @@ class RLConfig:
     the policy emit anything, as the authors' does, and leaves it to the -10 penalty."""
     reward_types: tuple[str, ...] | None = None
     """Reward ensemble components to use (None: all the ensemble has)."""
+    rhythm_weight: float = 1.0
+    """R_coh is the weighted mean of the used models' z-scores: a rhythm-only model (the only
+    kind that charges a chord change a frame late) weighs this much, a full-input one 1."""
     eval_every: int = 25
     """Evaluate on the fixed test melodies every this many updates (and at 0 and the end)."""
     eval_melodies: int = 102

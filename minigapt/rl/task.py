@@ -31,12 +31,15 @@ def sample_melodies(sampler, n: int, group_size: int = 1) -> tuple[torch.Tensor,
 
 
 def coherence_terms(ensemble, melody: torch.Tensor, chords: torch.Tensor, cfg: RLConfig) -> dict[str, torch.Tensor]:
-    """R_coh [B]: the ensemble's mean z-score (and each reward type's mean z, for the logs); a
-    stand-in without normalised scores (the tests') gives its score."""
+    """R_coh [B]: the ensemble's mean z-score, rhythm-only models weighted cfg.rhythm_weight (and
+    each reward type's mean z, for the logs); a stand-in without normalised scores (the tests')
+    gives its score."""
     if not hasattr(ensemble, "normalised_scores"):
         return {"coherence": ensemble.score(melody, chords, use=cfg.reward_types).float().cpu()}
     z = ensemble.normalised_scores(melody, chords, use=cfg.reward_types)
-    terms = {"coherence": torch.stack(list(z.values())).mean(0).float()}
+    scores = torch.stack(list(z.values())).float()
+    w = torch.tensor([cfg.rhythm_weight if n.startswith("rhythm_") else 1.0 for n in z])
+    terms = {"coherence": scores.mean(0) if bool((w == 1).all()) else (w[:, None] * scores).sum(0) / w.sum()}
     for kind in dict.fromkeys(n.split("/")[0] for n in z):
         terms[f"coherence_{kind}"] = torch.stack([v for n, v in z.items() if n.split("/")[0] == kind]).mean(0)
     return terms
