@@ -38,15 +38,17 @@ from minigapt.data.heldout import copy_heldout
 from minigapt.eval.drift import drift
 from minigapt.eval.measures import evaluate_parts
 from minigapt.models.checkpoint import load_checkpoint, load_model, runs_dir, shipped_dir
-from minigapt.music.tokens import VOCAB, frames_from_streams
+from minigapt.music.tokens import frames_from_streams
 from minigapt.rewards.ensemble import load_ensemble
+from minigapt.rewards.rhythm import HOLD_TABLE
 from minigapt.rl.evaluation import EVAL_SEED, evaluation_set, sample_accompaniments
 from minigapt.rl.experiment import openewld_songs
-from minigapt.rl.shipped import shipped_path
+from minigapt.rl.shipped import SHIPPED_RESULTS, results_dir, shipped_path
 
 ONLY = tuple(sys.argv[2].split(",")) if len(sys.argv) > 2 else ("online-mle", "realchords", "gapt-no-adv", "gapt")
 SYSTEMS = tuple(s for s in ONLY if s != "online-mle")
 SEEDS = (0, 1, 2)
+FINAL = results_dir() / SHIPPED_RESULTS  # assets/results/ship-final.json
 KEYS = ("harmony", "harmony_triad", "pitch_classes_per_chord", "chord_vendi", "chord_vendi_ci",
         "chord_changes_per_sequence", "chord_changes_inside_notes", "distinct_chords_per_sequence",
         "longest_hold", "coherence")
@@ -64,21 +66,16 @@ def checkpoint(name: str, seed: int) -> Path | None:
 def half_tempo(frames: np.ndarray) -> np.ndarray:
     """[N, T] frame tokens -> [N, T] of the first T / 2 frames played twice as slowly: each frame
     twice, the second copy of an onset turned into its hold."""
-    hold = np.arange(VOCAB.size)
-    hold[VOCAB.melody_on0:VOCAB.melody_hold0] += VOCAB.melody_hold0 - VOCAB.melody_on0
-    hold[VOCAB.chord_on0:VOCAB.chord_hold0] += VOCAB.chord_hold0 - VOCAB.chord_on0
     half = np.asarray(frames)[:, : frames.shape[1] // 2]
-    return np.stack([half, hold[half]], axis=2).reshape(len(half), -1)
+    return np.stack([half, HOLD_TABLE[half]], axis=2).reshape(len(half), -1)
 
 
 def sets_for(mode: str) -> dict:
     if mode.startswith("valid") or mode == "slow":
         frames = load_frames(DataConfig.preset("course"), None, progress=False)
-        if mode == "valid256":
-            return {"nottingham": evaluation_set(frames, 10_000, 256, source="nottingham", split="valid")}
-        if mode == "slow":
+        if mode in ("valid256", "slow"):  # every Nottingham validation melody, 256 frames
             x, y = evaluation_set(frames, 10_000, 256, source="nottingham", split="valid")
-            return {"nottingham-slow": (half_tempo(x), half_tempo(y))}
+            return {"nottingham": (x, y)} if mode == "valid256" else {"nottingham-slow": (half_tempo(x), half_tempo(y))}
         return {src: evaluation_set(frames, 102, 128, source=src, split="valid") for src in ("nottingham", "pop909")}
     x, y = frames_from_streams(torch.as_tensor(eval_batch(openewld_songs(), 256)))
     folder = copy_heldout(Path(tempfile.mkdtemp()) / "heldout")
@@ -100,8 +97,8 @@ def merge(parts: list[str]) -> None:
         else:
             assert d["sets"] == out["sets"] and d["seed"] == out["seed"], f"{part} measured other sets"
             out["systems"].update(d["systems"])
-    Path("assets/results").mkdir(parents=True, exist_ok=True)
-    Path("assets/results/ship-final.json").write_text(json.dumps(out, indent=1) + "\n")
+    FINAL.parent.mkdir(parents=True, exist_ok=True)
+    FINAL.write_text(json.dumps(out, indent=1) + "\n")
     report(out)
 
 
@@ -131,7 +128,7 @@ def main() -> None:
             out["systems"][name][src] = {k: m.get(k) for k in KEYS}
         print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
         target = Path(sys.argv[3] if len(sys.argv) > 3 else
-                      f"docs/ship-{mode}.json" if mode.startswith("valid") or mode == "slow" else "assets/results/ship-final.json")
+                      f"docs/ship-{mode}.json" if mode.startswith("valid") or mode == "slow" else FINAL)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(out, indent=1) + "\n")
     report(out)

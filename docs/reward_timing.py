@@ -18,18 +18,17 @@ from minigapt.eval.timing import changes_inside_notes
 from minigapt.models.checkpoint import shipped_dir
 from minigapt.music.tokens import PAD
 from minigapt.rewards.ensemble import load_ensemble
+from minigapt.rewards.rhythm import delay_chords
 from minigapt.rl.evaluation import evaluation_set
 
 DELAYS = (0, 1, 2)
 
 
 def delayed(y: np.ndarray, d: int) -> np.ndarray:
-    """Chord frames [N, T] played d frames late: frame t sounds what frame t - d did (the first
-    chord held over the first d frames); PAD stays where it was."""
-    if d == 0:
-        return y
-    out = np.concatenate([np.repeat(y[:, :1], d, axis=1), y[:, :-d]], axis=1)
-    return np.where(y == PAD, PAD, out)
+    """Chord frames [N, T] played d frames late (rewards.rhythm.delay_chords); PAD stays where
+    it was."""
+    late = delay_chords(torch.as_tensor(y), torch.full((len(y),), d)).numpy()
+    return np.where(y == PAD, PAD, late)
 
 
 def main() -> None:

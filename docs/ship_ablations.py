@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from minigapt.atomic import atomic_write
-from minigapt.models.checkpoint import shipped_dir
+from minigapt.rl.shipped import results_dir
 
 ROWS = ["online-mle", "realchords", "gapt-no-adv", "gapt", "grpo", "grpo-adv", "gapt-dxy", "gapt-coh2",
         "gapt-rules2", "gapt-adv2", "gapt-no-rules", "gapt-invalid-only", "ground truth"]
@@ -35,7 +35,7 @@ def main() -> None:
                 table1={n: results["table1"][n] for n in ROWS}, hack=results["hack"],
                 configs={n: results["configs"][n] for n in ROWS if n in results["configs"]},
                 train_seconds={n: results["train_seconds"][n] for n in ROWS if n in results["train_seconds"]})
-    out = shipped_dir().parent / "results" / OUT_NAME
+    out = results_dir() / OUT_NAME
     atomic_write(out, (json.dumps(keep, indent=1) + "\n").encode())
     print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KB)")
 

@@ -161,11 +161,11 @@ def test_dense_payments_sum_to_the_parts_r_adv_and_land_on_its_chords():
 
 
 def test_dense_payment_at_a_position_is_the_change_in_the_prefix_r_adv():
-    from minigapt.rl.gapt import cut_after
+    from minigapt.rewards.rhythm import cut_to
     adversary = _dense_adversary(patch=4)
     x, y = _parts(n=1, T=16)
     steps = adversary.reward_steps(x, y)[0]
-    prefix = lambda k: float(adversary.reward(cut_after(x, torch.tensor([k])), cut_after(y, torch.tensor([k]))))
+    prefix = lambda k: float(adversary.reward(cut_to(x, torch.tensor([k])), cut_to(y, torch.tensor([k]))))
     assert math.isclose(float(steps[3]), prefix(4), abs_tol=1e-5)
     assert math.isclose(float(steps[11]), prefix(12) - prefix(8), abs_tol=1e-5)
 

@@ -22,13 +22,21 @@ def drift(m: dict, data: dict) -> float:
             + abs(math.log(max(m["chord_changes_per_sequence"], 1e-9) / max(data["chord_changes_per_sequence"], 1e-9))))
 
 
+def late_share(m: dict) -> float | None:
+    """The share of a part's chord changes that start inside a held melody note (eval/timing.py),
+    from measures `m`; None when m has no such count."""
+    if m.get("chord_changes_inside_notes") is None:
+        return None
+    return m["chord_changes_inside_notes"] / max(m["chord_changes_per_sequence"], 1e-9)
+
+
 def late_changes(m: dict, data: dict) -> str:
-    """", of which N% start inside a held melody note (the data's: M%)" when both have the count
-    (eval/timing.py): a policy that changes chord a frame after each note it hears, not on it."""
-    if m.get("chord_changes_inside_notes") is None or data.get("chord_changes_inside_notes") is None:
+    """", of which N% start inside a held melody note (the data's: M%)" when both have the count:
+    a policy that changes chord a frame after each note it hears, not on it."""
+    ours, theirs = late_share(m), late_share(data)
+    if ours is None or theirs is None:
         return ""
-    share = lambda r: r["chord_changes_inside_notes"] / max(r["chord_changes_per_sequence"], 1e-9)
-    return f", {share(m):.0%} of them inside a held melody note (the data's: {share(data):.0%})"
+    return f", {ours:.0%} of them inside a held melody note (the data's: {theirs:.0%})"
 
 
 def describe_drift(m: dict, data: dict, mle: dict) -> dict:

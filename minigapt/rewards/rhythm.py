@@ -6,7 +6,8 @@ that move with the melody's phrasing without caring about pitch, which the harmo
 cannot see. Its discriminator learns from two kinds of fakes: chords of another melody
 (re-pairing, shared with the discriminative reward) and the true chords shifted by 1-3 frames
 against their own melody, which differ from the real pair in alignment only.
-(`pair_lengths` and `cut_to` live here because both discriminators' fakes need them.)
+(`pair_lengths`, `cut_to` and `delay_chords` live here because both discriminators' fakes need
+them; GAPT's dense D cuts prefixes with `cut_to` too.)
 """
 from __future__ import annotations
 
@@ -51,9 +52,11 @@ def cut_to(a: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 
 
 def _hold_table(vocab: Vocab = VOCAB) -> np.ndarray:
-    """int64[vocab.size]: ON_c -> HOLD_c, every other token unchanged."""
+    """int64[vocab.size]: every onset token (a chord's ON_c, a melody note's) -> its hold, every
+    other token unchanged."""
     t = np.arange(vocab.size)
-    t[vocab.chord_on0:vocab.chord_hold0] += vocab.n_chords
+    t[vocab.chord_on0:vocab.chord_hold0] += vocab.chord_hold0 - vocab.chord_on0
+    t[vocab.melody_on0:vocab.melody_hold0] += vocab.melody_hold0 - vocab.melody_on0
     return t
 
 
@@ -75,10 +78,16 @@ def shift_negatives(x: torch.Tensor, y: torch.Tensor, generator: torch.Generator
     early = (torch.rand(B, generator=generator) < 0.5).to(x.device)
     t = torch.arange(T, device=x.device)[None, :]
     y_early = y.gather(1, (t + s[:, None]).clamp(max=T - 1))
-    first_held = torch.as_tensor(HOLD_TABLE, device=y.device)[y[:, :1]]
-    y_late = torch.where(t < s[:, None], first_held, y.gather(1, (t - s[:, None]).clamp(min=0)))
     ends = torch.where(early, L - s, L)
-    return cut_to(x, ends), cut_to(torch.where(early[:, None], y_early, y_late), ends)
+    return cut_to(x, ends), cut_to(torch.where(early[:, None], y_early, delay_chords(y, s)), ends)
+
+
+def delay_chords(y: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """Chord frames [B, T] played s[b] frames late: frame t sounds what frame t - s did, and the
+    first s frames continue the first chord as held (an ON there would be a made-up onset)."""
+    t = torch.arange(y.shape[1], device=y.device)[None, :]
+    first_held = torch.as_tensor(HOLD_TABLE, device=y.device)[y[:, :1]]
+    return torch.where(t < s[:, None], first_held, y.gather(1, (t - s[:, None]).clamp(min=0)))
 
 
 def describe_rhythm(tokens) -> str:

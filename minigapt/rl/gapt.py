@@ -29,6 +29,7 @@ from ..models.checkpoint import CHECKPOINT_NAME, build_model, load_checkpoint, r
 from ..models.modes import eval_mode
 from ..music.tokens import BOS, PAD, VOCAB
 from ..rewards.encoders import FrameEncoder, pool
+from ..rewards.rhythm import cut_to
 
 
 @dataclass
@@ -145,12 +146,6 @@ class ChordDiscriminator(nn.Module):
         return torch.sigmoid(self(x, y))
 
 
-def cut_after(frames: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
-    """[B, T] frames with everything from frame ends[b] on set to PAD (a prefix of each row)."""
-    keep = torch.arange(frames.shape[1], device=frames.device)[None, :] < ends[:, None]
-    return torch.where(keep, frames, torch.full_like(frames, PAD))
-
-
 def discriminator_loss(d: ChordDiscriminator, x, y_real, y_fake, smoothing: float,
                        generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict]:
     """BCE with label smoothing on a batch of real and fake chord parts of the same melodies.
@@ -159,7 +154,7 @@ def discriminator_loss(d: ChordDiscriminator, x, y_real, y_fake, smoothing: floa
         patch, T = d.cfg.frames_per_position, y_real.shape[1]
         n = -(-T // patch)
         ends = (torch.randint(1, n + 1, (len(x),), generator=generator) * patch).to(x.device)
-        x, y_real, y_fake = cut_after(x, ends), cut_after(y_real, ends), cut_after(y_fake, ends)
+        x, y_real, y_fake = cut_to(x, ends), cut_to(y_real, ends), cut_to(y_fake, ends)
     logits = d(torch.cat([x, x]), torch.cat([y_real, y_fake]))
     labels = torch.cat([torch.ones(len(x)), torch.zeros(len(x))]).to(logits.device)
     loss = F.binary_cross_entropy_with_logits(logits, smoothed_targets(labels, smoothing))
@@ -206,7 +201,7 @@ class Adversary:
         patch, (B, T) = self.cfg.frames_per_position, played.shape
         n = -(-T // patch)
         ends = torch.arange(1, n + 1, device=played.device) * patch  # prefix k: frames < ends[k]
-        rep = lambda f: cut_after(f.repeat_interleave(n, 0), ends.repeat(B))
+        rep = lambda f: cut_to(f.repeat_interleave(n, 0), ends.repeat(B))
         with eval_mode(self.d):
             phi = adversarial_reward_from_logits(self.d(rep(given), rep(played)), self.cfg.reward_form).view(B, n)
         steps = torch.diff(phi, dim=1, prepend=torch.zeros(B, 1, device=phi.device))

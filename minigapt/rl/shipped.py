@@ -85,9 +85,14 @@ SHIPPED_VALIDATION = "ship-validation.json"
 with what it changed from the ship preset (docs/ship_decisions.py --json); the runs do not ship."""
 
 
+def results_dir() -> Path:
+    """assets/results/: the small measured files that ship beside the checkpoints."""
+    return shipped_dir().parent / "results"
+
+
 def shipped_file(name: str) -> dict | None:
     """A small shipped result file of assets/results/, read; None if it is not there."""
-    path = shipped_dir().parent / "results" / name
+    path = results_dir() / name
     return json.loads(path.read_text()) if path.is_file() else None
 
 
