@@ -40,7 +40,7 @@ from minigapt.eval.measures import evaluate_parts
 from minigapt.models.checkpoint import load_checkpoint, load_model, runs_dir, shipped_dir
 from minigapt.music.tokens import frames_from_streams
 from minigapt.rewards.ensemble import load_ensemble
-from minigapt.rewards.rhythm import HOLD_TABLE
+from minigapt.rewards.rhythm import half_tempo
 from minigapt.rl.evaluation import EVAL_SEED, evaluation_set, sample_accompaniments
 from minigapt.rl.experiment import openewld_songs
 from minigapt.rl.shipped import SHIPPED_RESULTS, results_dir, shipped_path
@@ -61,13 +61,6 @@ def checkpoint(name: str, seed: int) -> Path | None:
     if shipped.is_file() and (load_checkpoint(shipped).train_config or {}).get("scale") == "ship":
         return shipped
     return own if own.is_file() else None
-
-
-def half_tempo(frames: np.ndarray) -> np.ndarray:
-    """[N, T] frame tokens -> [N, T] of the first T / 2 frames played twice as slowly: each frame
-    twice, the second copy of an onset turned into its hold."""
-    half = np.asarray(frames)[:, : frames.shape[1] // 2]
-    return np.stack([half, HOLD_TABLE[half]], axis=2).reshape(len(half), -1)
 
 
 def sets_for(mode: str) -> dict:

@@ -15,7 +15,9 @@ from minigapt.rewards.contrastive import ContrastiveReward, info_nce
 from minigapt.rewards.discriminative import (DiscriminativeReward, into_melody_key, random_derangement,
                                              repair_negatives)
 from minigapt.rewards.ensemble import RewardConfig, RewardEnsemble, load_ensemble, save_ensemble
-from minigapt.rewards.rhythm import HOLD, ONSET, collapse_rhythm, pair_lengths, shift_negatives
+from minigapt.eval.harmony import note_in_chord_ratio
+from minigapt.rewards.rhythm import (HOLD, HOLD_TABLE, ONSET, collapse_rhythm, half_tempo, pair_lengths, shift_negatives,
+                                    slow_down_share)
 from minigapt.rewards.train import evaluate_reward_model, streams_to_frames, train_reward_model
 
 torch.set_num_threads(1)  # the suite shares a small machine
@@ -127,6 +129,34 @@ def test_shift_negatives_move_only_the_chords():
         s = [k for k in (1, 2, 3) if n == L[i] - k and (ys[i, :n] == y[i, k:k + n]).all()
              or n == L[i] and (ys[i, k:n] == y[i, :n - k]).all()]
         assert s, f"row {i} is not a 1-3 frame shift of its chords"
+
+
+def test_half_tempo_doubles_every_note_and_keeps_the_harmony():
+    c, g = VOCAB.chord_on("C"), VOCAB.chord_hold("C")
+    e, e_ = VOCAB.melody_on(64), VOCAB.melody_hold(64)
+    x = np.array([[e, e_, VOCAB.melody_on(67), SILENCE]])
+    y = np.array([[c, g, g, VOCAB.chord_on("G")]])
+    slow_x, slow_y = half_tempo(x), half_tempo(y)
+    assert slow_x.tolist() == [[e, e_, e_, e_]]  # a 2-frame note lasts 4, the rest falls off the end
+    assert slow_y.tolist() == [[c, g, g, g]]
+    assert (half_tempo(torch.as_tensor(x)).numpy() == slow_x).all()  # torch and numpy alike
+    xr, yr = (torch.as_tensor(a) for a in streams_to_frames(SyntheticSampler(32, 5).sample(8)))
+    half = xr.shape[1] // 2
+    assert note_in_chord_ratio(half_tempo(xr), half_tempo(yr)) == pytest.approx(
+        note_in_chord_ratio(xr[:, :half], yr[:, :half]))
+    hold = torch.as_tensor(HOLD_TABLE)
+    onsets = lambda a: int(((a != hold[a]) & (a != SILENCE)).sum())  # noqa: E731
+    assert onsets(half_tempo(xr)) == onsets(xr[:, :half])  # the same notes, twice as long
+
+
+def test_slow_down_share_slows_the_last_whole_groups():
+    x = torch.arange(8 * 4).reshape(8, 4)
+    y = x.flip(1)
+    sx, sy = slow_down_share(x, y, 0.5, group_size=2)
+    assert (sx[:4] == x[:4]).all() and (sy[:4] == y[:4]).all()
+    assert (sx[4:] == half_tempo(x[4:])).all() and (sy[4:] == half_tempo(y[4:])).all()
+    assert slow_down_share(x, y, 0.3, group_size=4)[0][:4].equal(x[:4])  # 1.2 groups round to 1
+    assert slow_down_share(x, y, 0.0)[0] is x
 
 
 @pytest.fixture(scope="module")

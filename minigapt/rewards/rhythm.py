@@ -90,6 +90,26 @@ def delay_chords(y: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     return torch.where(t < s[:, None], first_held, y.gather(1, (t - s[:, None]).clamp(min=0)))
 
 
+def half_tempo(frames):
+    """Frame tokens [B, T] (torch or numpy) -> [B, T]: the first T / 2 frames played twice as
+    slowly, each frame twice and the second copy of an onset turned into its hold. Melody and
+    chords slowed alike stay in time with each other: long notes, as in a lead sheet."""
+    half = frames[:, : frames.shape[1] // 2]
+    table = HOLD_TABLE if isinstance(half, np.ndarray) else torch.as_tensor(HOLD_TABLE, device=half.device)
+    stack = np.stack if isinstance(half, np.ndarray) else torch.stack
+    return stack([half, table[half]], 2).reshape(len(half), -1)
+
+
+def slow_down_share(x: torch.Tensor, y: torch.Tensor, share: float, group_size: int = 1):
+    """The last round(share * B) pairs of a batch (whole groups of group_size) at half tempo,
+    melody and chords alike; the rest as they are. No randomness: the crops are random already."""
+    k = int(round(share * len(x) / group_size)) * group_size
+    if k == 0:
+        return x, y
+    return (torch.cat([x[: len(x) - k], half_tempo(x[len(x) - k:])]),
+            torch.cat([y[: len(y) - k], half_tempo(y[len(y) - k:])]))
+
+
 def describe_rhythm(tokens) -> str:
     """A rhythm row as text, e.g. 'O--.O-' (O onset, - hold, . silence), for notebooks."""
     chars = {ONSET: "O", HOLD: "-", SILENCE: ".", PAD: " ", BOS: "<", EOS: ">"}

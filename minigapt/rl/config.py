@@ -92,6 +92,9 @@ class RLConfig:
     rhythm_weight: float = 1.0
     """R_coh is the weighted mean of the used models' z-scores: a rhythm-only model (the only
     kind that charges a chord change a frame late) weighs this much, a full-input one 1."""
+    half_tempo_share: float = 0.0
+    """Share of each update's training crops played at half tempo (melody and chords alike: the
+    first half of the crop, every frame twice), so the policy and D also meet long notes."""
     eval_every: int = 25
     """Evaluate on the fixed test melodies every this many updates (and at 0 and the end)."""
     eval_melodies: int = 102

@@ -37,6 +37,7 @@ from ..data.dataset import train_sampler
 from ..models.checkpoint import build_model, load_checkpoint, runs_dir, save_checkpoint, say_stale, shipped_dir
 from ..models.decoder import ValueModel
 from ..rewards.ensemble import fingerprint
+from ..rewards.rhythm import slow_down_share
 from ..schedule import warmup_cosine
 from ..store import same_recipe
 from .config import RLConfig, config_from_dict
@@ -143,8 +144,9 @@ def train_rl(cfg: RLConfig, policy, anchor, ensemble, data, out_dir, *, eval_mel
                     lrs[f"{name}_lr"] = warmup_cosine(update, lr, cfg.warmup_updates, cfg.updates, cfg.min_lr_ratio)
                     for g in opt.param_groups:
                         g["lr"] = lrs[f"{name}_lr"]
-            x, y_real = task.sample(sampler, cfg.rollouts_per_update,
-                                    cfg.group_size if cfg.algorithm == "grpo" else 1)
+            group = cfg.group_size if cfg.algorithm == "grpo" else 1
+            x, y_real = slow_down_share(*task.sample(sampler, cfg.rollouts_per_update, group),
+                                        cfg.half_tempo_share, group)
             ep = collect(actor, x.to(device), y_real.to(device), cfg, sampling)  # 1. collect
             score_policy(actor, anchor, ep, cfg)                      # 2. score
             task.rewards(ep, ensemble, cfg, adversary)                # 3. reward
