@@ -4,7 +4,7 @@ import pytest
 
 from minigapt.errors import MinigaptError
 from minigapt.eval.diversity import chord_changes_per_sequence
-from minigapt.eval.timing import chord_change_frames, changes_inside_notes
+from minigapt.eval.timing import chord_change_frames, changes_inside_notes, hold_over_late_changes
 from minigapt.music.tokens import PAD, SILENCE, VOCAB
 
 ON, HOLD = VOCAB.chord_on, VOCAB.chord_hold
@@ -62,3 +62,16 @@ def test_rows_are_counted_apart_and_shapes_must_match():
     assert changes_inside_notes(np.stack([x, x]), np.stack([a, b])).tolist() == [0, 1]
     with pytest.raises(MinigaptError, match="differ in shape"):
         changes_inside_notes(x[None], np.stack([a, b]))
+
+
+def test_taking_back_late_changes_holds_the_chord_before():
+    x = melody([60, 62, 64])
+    late = part([0, 5, 8], ["C", "F", "G"], len(x))  # F comes a frame late, G on its onset
+    chained = part([0, 5, 6, 8], ["C", "F", "Am", "G"], len(x))  # two late ones in a row
+    on_time = part([0, 4, 8], ["C", "F", "G"], len(x))
+    kept = hold_over_late_changes(np.stack([x] * 3), np.stack([late, chained, on_time]))
+    assert kept[0].tolist() == kept[1].tolist() == part([0, 8], ["C", "G"], len(x)).tolist()
+    assert kept[2].tolist() == on_time.tolist()
+    assert changes_inside_notes(np.stack([x] * 3), kept).tolist() == [0, 0, 0]
+    with pytest.raises(MinigaptError):
+        hold_over_late_changes(x[:4], late)

@@ -7,6 +7,7 @@ a frame later switches to a chord that contains it. Each such change lands insid
 This module counts them, so "busyness" can be told apart from keeping up.
 
     changes_inside_notes(x, y)   # int[B]: chord changes that start inside a held melody note
+    hold_over_late_changes(x, y) # the part with those changes taken back
 
 A change is counted as in diversity.chord_changes_per_sequence: a chord event whose name
 differs from the previous event's (a re-strike of the same chord is not a change).
@@ -18,6 +19,7 @@ import numpy as np
 from ..errors import MinigaptError
 from ..music.tokens import VOCAB, Vocab
 from ..rewards.penalties import chord_event_starts
+from ..rewards.rhythm import HOLD_TABLE
 from .diversity import pad_rows
 
 
@@ -43,3 +45,20 @@ def changes_inside_notes(melody_frames, chord_frames, vocab: Vocab = VOCAB) -> n
         raise MinigaptError(f"melody and chords differ in shape: {x.shape} vs {y.shape}")
     held = vocab.is_melody[x] & ~vocab.is_onset[x]
     return (chord_change_frames(y, vocab) & held).sum(1)
+
+
+def hold_over_late_changes(melody_frames, chord_frames, vocab: Vocab = VOCAB) -> np.ndarray:
+    """Chord frames with every change that starts inside a held note taken back: the chord that
+    was sounding holds on until the next chord event. What is left changes only on onsets and
+    in rests, so measuring both parts prices what the late changes bought."""
+    x, y = pad_rows(melody_frames), pad_rows(chord_frames).copy()
+    if x.shape != y.shape:
+        raise MinigaptError(f"melody and chords differ in shape: {x.shape} vs {y.shape}")
+    held = vocab.is_melody[x] & ~vocab.is_onset[x]
+    late = chord_change_frames(y, vocab) & held
+    starts = chord_event_starts(y, vocab)
+    for b, t in zip(*np.nonzero(late)):  # row-major: earlier changes first, so holds chain
+        later = np.flatnonzero(starts[b, t + 1:])
+        end = t + 1 + later[0] if len(later) else y.shape[1]
+        y[b, t:end] = HOLD_TABLE[y[b, t - 1]]
+    return y
