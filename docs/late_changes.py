@@ -21,7 +21,7 @@ from measure_ship import SEEDS, checkpoint, sets_for
 from minigapt.eval.drift import drift
 from minigapt.eval.measures import evaluate_parts
 from minigapt.eval.timing import hold_over_late_changes
-from minigapt.models.checkpoint import load_model
+from minigapt.models.checkpoint import load_model, shipped_dir
 from minigapt.rl.evaluation import EVAL_SEED, sample_accompaniments
 
 KEYS = ("harmony", "harmony_triad", "chord_vendi", "chord_changes_per_sequence")
@@ -33,10 +33,10 @@ def main() -> None:
     x, y = sets_for("valid256" if which == "valid256" else "final")["nottingham" if which == "valid256" else "openewld"]
     data = {k: evaluate_parts(x, y)[k] for k in KEYS}
     out = {"set": which, "data": data, "systems": {}}
-    for system in ("realchords", "gapt-no-adv", "gapt"):
+    for system in ("online-mle", "realchords", "gapt-no-adv", "gapt"):
         rows = {"played": [], "taken back": []}
-        for seed in SEEDS:
-            path = checkpoint(system, seed)
+        for seed in (0,) if system == "online-mle" else SEEDS:
+            path = shipped_dir() / "online-mle.pt" if system == "online-mle" else checkpoint(system, seed)
             if path is None:
                 print(f"{system}-seed{seed}: not trained yet")
                 continue

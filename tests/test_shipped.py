@@ -55,6 +55,21 @@ def test_the_validation_file_holds_every_shipped_system_and_its_drift_adds_up():
     assert len({r["run"] for r in runs}) == len(runs)
 
 
+def test_a_gapt_setting_is_judged_against_the_baseline_trained_as_it_was():
+    from minigapt.rl.shipped import own_baseline
+
+    def run(name, system, **changes):
+        return dict(run=name, system=system, changes=changes)
+    runs = [run("rc", "realchords"), run("rc-kl", "realchords", kl_coef=0.01), run("g-kl", "gapt", kl_coef=0.01)]
+    # D's settings and R_adv's weight are GAPT's own; the KL is shared
+    own, found = own_baseline(runs, {"kl_coef": 0.01, "adversarial_weight": 2, "discriminator.dense": True})
+    assert found and [r["run"] for r in own] == ["rc-kl"]
+    own, found = own_baseline(runs, {"adversarial_weight": 2})
+    assert found and [r["run"] for r in own] == ["rc"]
+    own, found = own_baseline(runs, {"entropy_coef": 0.01})  # no baseline trained so: the unchanged one
+    assert not found and [r["run"] for r in own] == ["rc"]
+
+
 def test_the_shipped_ablation_file_has_its_controls_and_the_datas_row():
     from minigapt.rl.shipped import shipped_file
     a = shipped_file("course-ablations.json")

@@ -116,3 +116,15 @@ def system_summary(results: dict, system: str, set_name: str) -> dict | None:
         return None
     keys = [k for k, v in rows[0].items() if isinstance(v, (int, float))]
     return {k: {"mean": sum(r[k] for r in rows) / len(rows), "values": [r[k] for r in rows]} for k in keys}
+
+
+def own_baseline(runs: list[dict], changes: dict) -> tuple[list[dict], bool]:
+    """The ReaLchords runs of a validation table (shipped_validation()["runs"]) trained as a GAPT
+    setting was, apart from what only GAPT has (D and R_adv's weight): a change to the reward,
+    the melodies or the KL moves the baseline too, so the setting is judged against its own.
+    -> (those runs, True), or the unchanged ReaLchords runs and False when none was trained."""
+    shared = {k: v for k, v in changes.items() if k != "adversarial_weight" and not k.startswith("discriminator.")}
+    own = [r for r in runs if r["system"] == "realchords" and r["changes"] == shared]
+    if own:
+        return own, True
+    return [r for r in runs if r["system"] == "realchords" and not r["changes"]], False
