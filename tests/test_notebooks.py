@@ -34,7 +34,7 @@ EXPECTED_KEYS: dict[str, set[str]] = {
                 "value_curves", "closing", "train_seconds", "configs", "paper_reference"},
     "06_evaluation": {"scale", "seeds", "ablation_seeds", "systems", "ablations", "eval_sets", "table1", "table6", "table7",
                       "table8", "table9", "table10", "pareto", "tsne", "perturbation", "long_sequences", "agent", "claims",
-                      "train_seconds", "configs", "paper_reference"},
+                      "train_seconds", "configs", "paper_reference", "late_changes"},
     "07_live_jam": {"scale", "interactive", "models", "jam", "sessions", "frames", "listen_frames", "tasks",
                     "modulation", "adaptation", "key_fit", "timing", "plan_example", "files"},
 }
@@ -327,6 +327,14 @@ def _check_06(r: dict) -> None:
         gt = t1["ground truth"][set_name]
         assert gt["harmony"]["mean"] > 0.4 and gt["vendi_vs_data"]["mean"] == 1.0  # real chords fit their melodies
         assert 2.5 < gt["pitch_classes_per_chord"]["mean"] < 4.5
+    # parts with their late changes taken back: the played rows are table 1's, and taking back
+    # never adds a change
+    for set_name, rows in r["late_changes"].items():
+        for name, kinds in rows.items():
+            played, back = kinds["played"], kinds["taken back"]
+            assert abs(played["harmony_triad"] - t1[name][set_name]["harmony_triad"]["mean"]) < 1e-9, (name, set_name)
+            assert back["chord_changes_per_sequence"] <= played["chord_changes_per_sequence"] + 1e-9, (name, set_name)
+    assert set(r["late_changes"]) == sets and {"online-mle", "realchords", "gapt"} <= set(r["late_changes"]["nottingham_test"])
     # the other tables are views of table 1
     for key, names in (("table6", systems), ("table7", ["gapt", *ablations]),
                        ("table8", ["gapt-no-adv", "gapt", "grpo", "grpo-adv"]), ("table9", ["gapt-no-adv", "gapt", "gapt-dxy"])):
