@@ -40,21 +40,24 @@ def chord_change_frames(chord_frames, vocab: Vocab = VOCAB) -> np.ndarray:
 def changes_inside_notes(melody_frames, chord_frames, vocab: Vocab = VOCAB) -> np.ndarray:
     """int[B]: chord changes that start on a frame where the melody holds a note it struck on
     an earlier frame (not on the note's onset, not in a rest)."""
+    y, held = _with_held_notes(melody_frames, chord_frames, vocab)
+    return (chord_change_frames(y, vocab) & held).sum(1)
+
+
+def _with_held_notes(melody_frames, chord_frames, vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
+    """(chord frames [B, T], bool [B, T]: the melody holds a note struck on an earlier frame)."""
     x, y = pad_rows(melody_frames), pad_rows(chord_frames)
     if x.shape != y.shape:
         raise MinigaptError(f"melody and chords differ in shape: {x.shape} vs {y.shape}")
-    held = vocab.is_melody[x] & ~vocab.is_onset[x]
-    return (chord_change_frames(y, vocab) & held).sum(1)
+    return y, vocab.is_melody[x] & ~vocab.is_onset[x]
 
 
 def hold_over_late_changes(melody_frames, chord_frames, vocab: Vocab = VOCAB) -> np.ndarray:
     """Chord frames with every change that starts inside a held note taken back: the chord that
     was sounding holds on until the next chord event. What is left changes only on onsets and
     in rests, so measuring both parts prices what the late changes bought."""
-    x, y = pad_rows(melody_frames), pad_rows(chord_frames).copy()
-    if x.shape != y.shape:
-        raise MinigaptError(f"melody and chords differ in shape: {x.shape} vs {y.shape}")
-    held = vocab.is_melody[x] & ~vocab.is_onset[x]
+    y, held = _with_held_notes(melody_frames, chord_frames, vocab)
+    y = y.copy()
     late = chord_change_frames(y, vocab) & held
     starts = chord_event_starts(y, vocab)
     for b, t in zip(*np.nonzero(late)):  # row-major: earlier changes first, so holds chain
