@@ -16,8 +16,8 @@ from minigapt.models.decoder import ModelConfig, OnlinePolicy
 from minigapt.music.tokens import VOCAB
 from minigapt.rl import RLConfig, train_rl
 from minigapt.rl.grpo import group_advantages
-from minigapt.rl.ppo import (Episodes, NonFiniteError, clipped_policy_loss, explained_variance, gae, normalise,
-                             token_rewards)
+from minigapt.rl.ppo import (Episodes, NonFiniteError, clipped_policy_loss, collect, explained_variance, gae,
+                             normalise, token_rewards)
 from minigapt.rl.task import compose_rewards
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -193,6 +193,21 @@ def test_train_rl_logs_diagnostics_evaluates_and_saves_a_loadable_policy(tmp_pat
     assert ckpt.meta["complete"] and ckpt.train_config["system"] == system
     # the caller's policy is copied, never trained in place
     assert all(torch.equal(p, q) for p, q in zip(policy.state_dict().values(), _tiny_world()[0].state_dict().values()))
+
+
+def test_half_tempo_share_slows_that_share_of_the_crops_the_policy_is_given(tmp_path, monkeypatch):
+    import minigapt.rl.train as rl_train
+    given = []
+
+    def spy(actor, x, y_real, cfg, sampling):
+        given.append((x.clone(), y_real.clone()))
+        return collect(actor, x, y_real, cfg, sampling)
+    monkeypatch.setattr(rl_train, "collect", spy)
+    policy, anchor, data = _tiny_world()  # every melody frame of the tiny world is an onset
+    train_rl(_smoke_cfg(updates=1, half_tempo_share=0.5), policy, anchor, FakeEnsemble(), data, tmp_path, progress=False)
+    onsets = torch.as_tensor(VOCAB.is_onset)[given[0][0]]  # (the chords go through the same slow_down_share)
+    assert onsets[:4].all()                                       # played as written
+    assert onsets[4:, 0::2].all() and not onsets[4:, 1::2].any()  # every note twice as long
 
 
 def test_ppo_raises_the_reward_it_is_given(tmp_path):
