@@ -68,10 +68,11 @@ def test_taking_back_late_changes_holds_the_chord_before():
     x = melody([60, 62, 64])
     late = part([0, 5, 8], ["C", "F", "G"], len(x))  # F comes a frame late, G on its onset
     chained = part([0, 5, 6, 8], ["C", "F", "Am", "G"], len(x))  # two late ones in a row
+    restruck = part([0, 5, 6, 8], ["C", "F", "F", "G"], len(x))  # F re-struck: a change once the first F is gone
     on_time = part([0, 4, 8], ["C", "F", "G"], len(x))
-    kept = hold_over_late_changes(np.stack([x] * 3), np.stack([late, chained, on_time]))
-    assert kept[0].tolist() == kept[1].tolist() == part([0, 8], ["C", "G"], len(x)).tolist()
-    assert kept[2].tolist() == on_time.tolist()
-    assert changes_inside_notes(np.stack([x] * 3), kept).tolist() == [0, 0, 0]
+    kept = hold_over_late_changes(np.stack([x] * 4), np.stack([late, chained, restruck, on_time]))
+    assert kept[0].tolist() == kept[1].tolist() == kept[2].tolist() == part([0, 8], ["C", "G"], len(x)).tolist()
+    assert kept[3].tolist() == on_time.tolist()
+    assert changes_inside_notes(np.stack([x] * 4), kept).tolist() == [0, 0, 0, 0]
     with pytest.raises(MinigaptError):
         hold_over_late_changes(x[:4], late)

@@ -58,10 +58,12 @@ def hold_over_late_changes(melody_frames, chord_frames, vocab: Vocab = VOCAB) ->
     in rests, so measuring both parts prices what the late changes bought."""
     y, held = _with_held_notes(melody_frames, chord_frames, vocab)
     y = y.copy()
-    late = chord_change_frames(y, vocab) & held
-    starts = chord_event_starts(y, vocab)
-    for b, t in zip(*np.nonzero(late)):  # row-major: earlier changes first, so holds chain
-        later = np.flatnonzero(starts[b, t + 1:])
-        end = t + 1 + later[0] if len(later) else y.shape[1]
-        y[b, t:end] = HOLD_TABLE[y[b, t - 1]]
+    # a re-strike that followed a taken-back change becomes a change itself: repeat until none is
+    # left (each pass removes events, so this ends)
+    while (late := chord_change_frames(y, vocab) & held).any():
+        starts = chord_event_starts(y, vocab)
+        for b, t in zip(*np.nonzero(late)):  # row-major: earlier changes first, so holds chain
+            later = np.flatnonzero(starts[b, t + 1:])
+            end = t + 1 + later[0] if len(later) else y.shape[1]
+            y[b, t:end] = HOLD_TABLE[y[b, t - 1]]
     return y
