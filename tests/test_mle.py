@@ -143,6 +143,31 @@ def test_ctrl_c_saves_a_checkpoint_and_returns(data, tmp_path, monkeypatch):
     assert len(read_metrics(tmp_path / "cut" / "metrics.csv")) == 3
 
 
+@pytest.mark.parametrize("kind", ["online", "offline"])
+def test_a_stopped_run_resumes_to_the_uninterrupted_result(data, tmp_path, kind, capsys):
+    cfg = tiny_config(steps=30)
+    whole = mle._train(kind, cfg, data, tmp_path / "whole", progress=False)
+    mle._train(kind, cfg, data, tmp_path / "cut", progress=False, stop_after=13)  # a laptop closed
+    assert (tmp_path / "cut" / mle.RESUME_FILE).is_file()
+    assert not load_checkpoint(tmp_path / "cut" / "model.pt").meta["complete"]
+    # train_or_load continues it (it would load a finished run of this config)
+    resumed = train_or_load("cut", cfg, kind=kind, data=data, runs=tmp_path, progress=False)
+    assert "from step 13 of 30" in capsys.readouterr().out  # continued, not started again
+    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+    drop = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    assert drop(read_metrics(tmp_path / "cut" / "metrics.csv")) == drop(read_metrics(tmp_path / "whole" / "metrics.csv"))
+    assert load_checkpoint(tmp_path / "cut" / "model.pt").meta["complete"]
+    assert not (tmp_path / "cut" / mle.RESUME_FILE).exists()  # a finished run keeps only its checkpoint
+
+
+def test_a_resume_file_of_another_config_is_not_used(data, tmp_path, capsys):
+    mle._train("online", tiny_config(steps=30), data, tmp_path, progress=False, stop_after=5)
+    mle._train("online", tiny_config(steps=31), data, tmp_path, progress=False, stop_after=2)
+    assert "another config" in capsys.readouterr().out
+    assert len(read_metrics(tmp_path / "metrics.csv")) == 2
+
+
 def test_train_or_load_prefers_the_own_run_with_the_same_config(data, tmp_path, monkeypatch):
     cfg = tiny_config(steps=6)
     first = train_or_load("m", cfg, data=data, runs=tmp_path, progress=False)

@@ -46,6 +46,7 @@ from ..music.tokens import frames_from_streams  # noqa: F401 (notebooks import i
 from ..presets import override, preset, supervised_scale
 from ..schedule import warmup_cosine
 from ..store import same_recipe
+from .resume import RESUME_FILE, load_progress, save_progress
 
 TRANSPOSE_TABLES = np.stack([VOCAB.transpose_table(k) for k in range(12)]).astype(np.int64)
 
@@ -233,8 +234,10 @@ def _round_robin(by_source: dict[str, list]) -> list:
 
 
 def _train(kind: str, cfg: TrainConfig, data, out_dir, *, data_dir=None, progress: bool = True,
-           device=None):
-    """Train one model on `device` (None: MINIGAPT_DEVICE, else the CPU) -> the model on the CPU."""
+           device=None, stop_after: int | None = None):
+    """Train one model on `device` (None: MINIGAPT_DEVICE, else the CPU) -> the model on the CPU.
+    A run stopped before (resume.pt in out_dir, same kind and config) continues where it was;
+    stop_after stops after that many steps, as a closed laptop would (the tests')."""
 
     device = resolve_device(device)
     out_dir = Path(out_dir)
@@ -265,16 +268,19 @@ def _train(kind: str, cfg: TrainConfig, data, out_dir, *, data_dir=None, progres
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=cfg.betas)
+    rngs = {"sampler": sampler.rng, "openings": opening_rng}
+    start, spent, last = load_progress(out_dir / RESUME_FILE, kind, cfg, model, opt, rngs)
     metrics_path = out_dir / "metrics.csv"
-    with open(metrics_path, "w", newline="") as f:
-        csv.writer(f).writerow(METRIC_FIELDS)
+    _keep_rows(metrics_path, start)
 
-    step, t0, last = 0, time.perf_counter(), {}
-    meta = {"steps_done": 0, "complete": False}
-    bar = tqdm(total=cfg.steps, desc=f"{kind} MLE", disable=not progress)
+    t0, saved_at = time.perf_counter() - spent, time.perf_counter()
+    meta = {"steps_done": start, "complete": False}
+    bar = tqdm(total=cfg.steps, initial=start, desc=f"{kind} MLE", disable=not progress)
     try:
         model.train()
-        for step in range(cfg.steps):
+        for step in range(start, cfg.steps):
+            if stop_after is not None and step >= stop_after:
+                break
             lr = lr_at(step, cfg)
             for group in opt.param_groups:
                 group["lr"] = lr
@@ -298,17 +304,36 @@ def _train(kind: str, cfg: TrainConfig, data, out_dir, *, data_dir=None, progres
             with open(metrics_path, "a", newline="") as f:
                 csv.DictWriter(f, METRIC_FIELDS).writerow(row)
             meta["steps_done"] = step + 1
+            if "valid_loss" in row or time.perf_counter() - saved_at > 60 or step + 1 == stop_after:
+                save_progress(out_dir / RESUME_FILE, kind, cfg, model, opt, rngs, step + 1,
+                              time.perf_counter() - t0, last)
+                saved_at = time.perf_counter()
             bar.update(1)
             bar.set_postfix(loss=f"{row['loss']:.3f}", **{k: f"{v:.3f}" for k, v in last.items()})
-        meta["complete"] = True
+        meta["complete"] = meta["steps_done"] == cfg.steps
     except KeyboardInterrupt:
         print(f"\ninterrupted after {meta['steps_done']} steps: saving what we have")
     finally:
         bar.close()
     meta.update({"seconds": round(time.perf_counter() - t0, 1), "parameters": n_params, **last})
     save_checkpoint(out_dir / CHECKPOINT_NAME, model, train_config=cfg, meta=meta)
+    if meta["complete"]:
+        (out_dir / RESUME_FILE).unlink(missing_ok=True)
     print(f"saved {out_dir / CHECKPOINT_NAME} ({meta['steps_done']} steps, {meta['seconds']} s)")
     return model.cpu().eval()
+
+
+def _keep_rows(metrics_path: Path, steps: int) -> None:
+    """metrics.csv with its header and the rows of the first `steps` steps only (a resumed run
+    rewrites the steps it lost)."""
+    rows = []
+    if steps and metrics_path.is_file():
+        with open(metrics_path, newline="") as f:
+            rows = [r for r in csv.DictReader(f) if int(r["step"]) <= steps]
+    with open(metrics_path, "w", newline="") as f:
+        writer = csv.DictWriter(f, METRIC_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def train_online(cfg: TrainConfig, data=None, out_dir="runs/online-mle", *, data_dir=None,
@@ -359,12 +384,13 @@ def train_or_load(name: str, cfg: TrainConfig, *, kind: str = "online", data=Non
     stale = None  # your own run there, trained with another config
     if own.is_file() and not retrain:
         ckpt = load_checkpoint(own, kind=kind)
-        if same_recipe(_normalised(ckpt.train_config or {}, kind), _normalised(cfg, kind)):
+        resumable = not ckpt.meta.get("complete", True) and (run_dir / RESUME_FILE).is_file() and train_missing
+        if same_recipe(_normalised(ckpt.train_config or {}, kind), _normalised(cfg, kind)) and not resumable:
             done = ckpt.meta.get("steps_done", "?")
             note = "" if ckpt.meta.get("complete", True) else f" (interrupted: {done} of {cfg.steps} steps)"
             print(f"loaded your run {own}{note}")
             return build_model(ckpt)
-        stale = f"{own} was trained with another config"
+        stale = None if resumable else f"{own} was trained with another config"
     if shipped.is_file() and use_pretrained and not retrain:
         ckpt = load_checkpoint(shipped, kind=kind)
         if same_recipe(_normalised(ckpt.train_config or {}, kind), _normalised(cfg, kind)):
@@ -375,6 +401,8 @@ def train_or_load(name: str, cfg: TrainConfig, *, kind: str = "online", data=Non
         say_stale(stale, training=False)
         return None
     say_stale(stale, training=True)
+    if retrain:
+        (run_dir / RESUME_FILE).unlink(missing_ok=True)
     if kind in ("online", "offline"):
         train = train_online if kind == "online" else train_offline
         return train(cfg, data, run_dir, data_dir=data_dir, progress=progress, device=device)
