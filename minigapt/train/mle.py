@@ -6,8 +6,9 @@
 
 One plain loop for both models (paper 3.1, C.1): AdamW, linear warmup then cosine decay to
 `min_lr_ratio`, gradient clipping, a tqdm bar, metrics appended to <out_dir>/metrics.csv as
-they go, the config printed at the start and saved beside the checkpoint (config.json), and a
-checkpoint on Ctrl-C (training then returns the model it has so far).
+they go, the config printed at the start and saved beside the checkpoint (config.json), a
+checkpoint on Ctrl-C (training then returns the model it has so far), and resume.pt about once a
+minute, from which a stopped run continues to the result of an uninterrupted one (train/resume.py).
 
 The policy learns every token of the chord-first stream (chords *and* melody); the anchor learns
 only the chords, given the whole melody. Other kinds of model register their own recipe
