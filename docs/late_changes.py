@@ -3,6 +3,8 @@ with every change that starts inside a held melody note taken back (eval.timing'
 hold_over_late_changes: the chord before holds on).
 
     MINIGAPT_DATA=../shared/data .venv/bin/python docs/late_changes.py [openewld|valid256]
+    ... late_changes.py valid256 NAME=PATH ...   # other online policies only (probes), merged
+                                                 # into docs/late-changes-<set>-probes.json
 
 Parts are sampled exactly as docs/measure_ship.py samples them (2 per melody, its seed), so
 the "as played" rows repeat that script's numbers. Writes docs/late-changes-<set>.json and
@@ -35,11 +37,16 @@ def main() -> None:
     torch.set_num_threads(1)
     x, y = sets_for("valid256" if which == "valid256" else "final")["nottingham" if which == "valid256" else "openewld"]
     data = {k: evaluate_parts(x, y)[k] for k in KEYS}
+    probes = dict(arg.split("=", 1) for arg in sys.argv[2:])
+    target = Path(f"docs/late-changes-{which}{'-probes' if probes else ''}.json")
     out = {"set": which, "data": data, "systems": {}}
-    for system in ("offline-anchor", "online-mle", "realchords", "gapt-no-adv", "gapt"):
+    if probes and target.is_file():
+        out["systems"] = json.loads(target.read_text())["systems"]
+    for system in probes or ("offline-anchor", "online-mle", "realchords", "gapt-no-adv", "gapt"):
         rows = {"played": [], "taken back": []}
-        for seed in (0,) if system in SUPERVISED else SEEDS:
-            path = shipped_dir() / f"{system}.pt" if system in SUPERVISED else checkpoint(system, seed)
+        for seed in (0,) if system in SUPERVISED or probes else SEEDS:
+            path = (Path(probes[system]) if probes else
+                    shipped_dir() / f"{system}.pt" if system in SUPERVISED else checkpoint(system, seed))
             if path is None:
                 print(f"{system}-seed{seed}: not trained yet")
                 continue
@@ -52,7 +59,7 @@ def main() -> None:
                 m = evaluate_parts(mx, parts)
                 rows[kind].append({k: float(m[k]) for k in KEYS})
         out["systems"][system] = rows
-    Path(f"docs/late-changes-{which}.json").write_text(json.dumps(out, indent=1) + "\n")
+    target.write_text(json.dumps(out, indent=1) + "\n")
     print(f"\n{which} (data: {data['chord_changes_per_sequence']:.1f} changes per part)\n"
           "| system | parts | note-in-chord | note-in-triad | changes per part | of them inside a held note | drift |\n"
           "|---|---|---:|---:|---:|---:|---:|")

@@ -168,6 +168,20 @@ def test_a_resume_file_of_another_config_is_not_used(data, tmp_path, capsys):
     assert len(read_metrics(tmp_path / "metrics.csv")) == 2
 
 
+def test_a_resume_file_from_before_a_field_was_added_is_still_used(data, tmp_path, capsys):
+    """Its config lacks a field added since, at its default: the run goes on where it stopped."""
+    cfg = tiny_config(steps=30)
+    mle._train("online", cfg, data, tmp_path, progress=False, stop_after=5)
+    path = tmp_path / mle.RESUME_FILE
+    state = torch.load(path, weights_only=False)
+    assert state["config"]["grad_clip"] == mle.TrainConfig().grad_clip
+    del state["config"]["grad_clip"]
+    torch.save(state, path)
+    mle._train("online", cfg, data, tmp_path, progress=False, stop_after=7)
+    assert "from step 5 of 30" in capsys.readouterr().out
+    assert len(read_metrics(tmp_path / "metrics.csv")) == 7
+
+
 def test_train_or_load_prefers_the_own_run_with_the_same_config(data, tmp_path, monkeypatch):
     cfg = tiny_config(steps=6)
     first = train_or_load("m", cfg, data=data, runs=tmp_path, progress=False)

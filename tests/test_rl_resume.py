@@ -90,9 +90,9 @@ def test_a_resume_file_from_before_a_field_was_added_is_still_used(tmp_path, cap
     _train("gapt", tmp_path / "run", stop_after=2)
     path = tmp_path / "run" / "resume.pt"
     state = torch.load(path, weights_only=False)
-    saved = json.loads(state["config"])
+    saved = state["config"]
     del saved["discriminator"]["dense"]
-    state["config"] = json.dumps(saved, sort_keys=True)
+    state["config"] = json.dumps(saved, sort_keys=True)  # as a JSON string, the way older versions wrote it
     torch.save(state, path)
     capsys.readouterr()
     rest, _ = _train("gapt", tmp_path / "run")
@@ -100,3 +100,19 @@ def test_a_resume_file_from_before_a_field_was_added_is_still_used(tmp_path, cap
     assert [m["update"] for m in rest.metrics] == [1, 2, 3, 4]
     whole, _ = _train("gapt", tmp_path / "whole")
     _same(whole.policy, rest.policy)
+
+
+def test_same_config_fills_added_fields_drops_removed_ones_and_sees_a_changed_one():
+    from minigapt.config import json_data
+    from minigapt.resume_file import same_config
+    from minigapt.rl.config import RLConfig
+
+    cfg = RLConfig.preset("smoke", "gapt")
+    saved = json_data(cfg)
+    assert same_config(saved, cfg)
+    del saved["discriminator"]["dense"]  # added since: its default
+    saved["a_field_since_removed"] = 3
+    assert same_config(saved, cfg)
+    saved["updates"] += 1
+    assert not same_config(saved, cfg)
+    assert not same_config(None, cfg)

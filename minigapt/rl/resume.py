@@ -1,66 +1,32 @@
-"""An RL run's whole state in one file, so a stopped run continues to the very result an
-uninterrupted one reaches.
-
-resume.pt holds what the next update depends on: the actor, the critic, their optimisers,
-GAPT's discriminator with its optimiser and schedule counters, every random stream (torch's
-global one, the rollout and minibatch generators, the melody sampler's numpy generator) and
-the logs so far. It is written atomically after every finished update, so a process killed in
-the middle of an update loses that update only.
+"""What an RL run's resume.pt holds (resume_file.py writes and reads it): what the next update
+depends on, so a stopped run continues to the very result an uninterrupted one reaches. That is
+the actor, the critic, their optimisers, GAPT's discriminator with its optimiser and schedule
+counters, every random stream (torch's global one, the rollout and minibatch generators, the
+melody sampler's numpy generator) and the logs so far. It is written after every finished
+update, so a process killed in the middle of an update loses that update only.
 """
 from __future__ import annotations
 
-import io
-import json
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from ..atomic import atomic_write
 from ..config import json_data
-from .config import config_from_dict
+from ..resume_file import RESUME_FILE, random_state, read_state, same_config, set_random_state, write_state
 
-RESUME_FILE = "resume.pt"
-
-
-def _config_key(cfg) -> str:
-    return json.dumps(json_data(cfg), sort_keys=True)
-
-
-def _same_config(saved: str | None, cfg) -> bool:
-    """Whether a saved config key is this config's, fields added since it was saved taking
-    their defaults (a newer minigapt resumes an older run unless a setting really differs)."""
-    if saved is None:
-        return False
-    try:
-        return _config_key(config_from_dict(json.loads(saved))) == _config_key(cfg)
-    except (TypeError, ValueError):
-        return saved == _config_key(cfg)
-
-
-def _stream_state(stream):
-    if isinstance(stream, torch.Generator):
-        return stream.get_state()
-    return stream.rng.bit_generator.state  # a CropSampler: its numpy generator
-
-
-def _set_stream_state(stream, state) -> None:
-    if isinstance(stream, torch.Generator):
-        stream.set_state(state)
-    else:
-        stream.rng.bit_generator.state = state
+__all__ = ["RESUME_FILE", "load_state", "save_state"]
 
 
 def save_state(path, cfg, actor, critic, actor_opt, critic_opt, adversary, streams: dict, run, meta: dict) -> Path:
     """Write the run's state after meta["updates_done"] updates to `path` (atomically)."""
     state = {
-        "config": _config_key(cfg), "reward_ensemble": meta.get("reward_ensemble"),
+        "config": json_data(cfg), "reward_ensemble": meta.get("reward_ensemble"),
         "updates_done": meta["updates_done"], "meta": dict(meta),
         "actor": actor.state_dict(), "actor_opt": actor_opt.state_dict(),
         "critic": critic.state_dict() if critic is not None else None,
         "critic_opt": critic_opt.state_dict() if critic_opt is not None else None,
         "torch_rng": torch.get_rng_state(),
-        "streams": {name: _stream_state(s) for name, s in streams.items() if s is not None},
+        "streams": {name: random_state(s) for name, s in streams.items() if s is not None},
         "metrics": run.metrics, "evals": run.evals,
     }
     if getattr(adversary, "d", None) is not None:
@@ -68,24 +34,17 @@ def save_state(path, cfg, actor, critic, actor_opt, critic_opt, adversary, strea
                               "generator": adversary.generator.get_state(),
                               "recent_adv": list(adversary.recent_adv),
                               "steps": dict(adversary.steps), "events": dict(adversary.events)}
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    return atomic_write(path, buffer.getvalue())
+    return write_state(path, state)
 
 
 def load_state(path, cfg, reward_ensemble, actor, critic, actor_opt, critic_opt, adversary, streams: dict,
                run, meta: dict) -> int:
     """Restore everything save_state wrote, in place, if `path` holds a run of this very config
     and reward ensemble -> the number of updates already done (0: start afresh)."""
-    path = Path(path)
-    if not path.is_file():
+    state = read_state(path)
+    if state is None:
         return 0
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception:  # a file cut short by a crash before atomic writes, or not ours
-        print(f"{path} is unreadable: starting the run afresh")
-        return 0
-    if not _same_config(state.get("config"), cfg) or state.get("reward_ensemble") != reward_ensemble:
+    if not same_config(state.get("config"), cfg) or state.get("reward_ensemble") != reward_ensemble:
         print(f"{path} belongs to another config or reward ensemble: starting the run afresh")
         return 0
     device = next(actor.parameters()).device
@@ -97,7 +56,7 @@ def load_state(path, cfg, reward_ensemble, actor, critic, actor_opt, critic_opt,
     torch.set_rng_state(state["torch_rng"])
     for name, s in state["streams"].items():
         if streams.get(name) is not None:
-            _set_stream_state(streams[name], s)
+            set_random_state(streams[name], s)
     if adversary is not None and "adversary" in state:
         a = state["adversary"]
         adversary.d.load_state_dict(a["d"])
@@ -111,5 +70,5 @@ def load_state(path, cfg, reward_ensemble, actor, critic, actor_opt, critic_opt,
     meta.update(state["meta"])
     actor.to(device)
     done = int(state["updates_done"])
-    print(f"resuming {path.parent.name} from update {done} of {cfg.updates}")
+    print(f"resuming {Path(path).parent.name} from update {done} of {cfg.updates}")
     return done
