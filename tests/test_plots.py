@@ -183,3 +183,19 @@ def test_seed_band_draws_the_mean_over_seeds_and_a_one_sd_band():
     # sample sd over the seeds that have a point: sqrt(2) at x=0, 2 sqrt(2) at x=1, none at x=2 (one seed)
     assert np.isclose(band.min(), 2.0 - np.sqrt(2)) and np.isclose(band.max(), 4.0 + 2 * np.sqrt(2))
     plt.close(fig)
+
+
+def test_against_own_baseline_puts_each_setting_at_its_gain_and_drift_ratio():
+    fig, ax = plt.subplots()
+    settings = {"a": dict(harmony_triad=0.50, drift=0.6, baseline_harmony_triad=0.48, baseline_drift=1.2,
+                          baseline_retrained=True),
+                "b": dict(harmony_triad=0.44, drift=1.8, baseline_harmony_triad=0.50, baseline_drift=1.2,
+                          baseline_retrained=False)}
+    assert plots.against_own_baseline(ax, settings) == ["1. a", "2. b"]
+    from matplotlib.collections import PathCollection
+
+    points = [c.get_offsets()[0].tolist() for c in ax.collections
+              if isinstance(c, PathCollection) and len(c.get_offsets())]
+    assert np.allclose(points, [[0.02, 0.5], [-0.06, 1.5]])
+    assert ax.get_xlim()[0] <= -0.06 and ax.get_ylim()[1] >= 1.5
+    plt.close(fig)
