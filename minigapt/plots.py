@@ -491,23 +491,26 @@ def against_own_baseline(ax, settings: dict, harmony: str = "harmony_triad") -> 
     "baseline_retrained"}}, seeds averaged), each measured against its own ReaLchords: harmony
     gained over it to the right, drift as a multiple of its drift up. The shaded corner is the
     target: at most half the drift at no more than 0.01 less harmony. Hollow points: settings
-    judged against the unchanged baseline (none retrained with their change). Points are
-    numbered from 1 -> "number. label" lines, the figure's key."""
+    judged against the unchanged baseline (none retrained with their change); crosses: settings
+    whose baseline has no hack or no harmony gain to compare with (v["baseline_ok"] False).
+    Points are numbered from 1 -> "number. label" lines, the figure's key."""
     ax.fill_between([-0.01, 1], 0, 0.5, color="#b2df8a", alpha=0.25, lw=0, label="the target")
     ax.axhline(1, color=system_color("realchords"), ls=":", lw=1, label="as far as its baseline")
     ax.axvline(0, color="0.6", lw=0.8)
     for number, v in enumerate(settings.values(), 1):
         x, y = v[harmony] - v["baseline_" + harmony], v["drift"] / v["baseline_drift"]
-        ax.scatter(x, y, s=30, zorder=3, color=system_color("gapt"),
+        ax.scatter(x, y, s=30, zorder=3, color=system_color("gapt"), marker="o" if v.get("baseline_ok", True) else "X",
                    facecolors=system_color("gapt") if v["baseline_retrained"] else "none")
         ax.annotate(str(number), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
     if not all(v["baseline_retrained"] for v in settings.values()):
         ax.scatter([], [], s=30, color=system_color("gapt"), facecolors="none", label="no baseline retrained with it")
+    if not all(v.get("baseline_ok", True) for v in settings.values()):
+        ax.scatter([], [], s=30, color=system_color("gapt"), marker="X", label="its baseline: no hack or no gain")
     xs = [v[harmony] - v["baseline_" + harmony] for v in settings.values()] or [0]
     ax.set_xlim(min(-0.05, min(xs) - 0.01), max(0.03, max(xs) + 0.01))
     ax.set_ylim(0, max([1.3] + [v["drift"] / v["baseline_drift"] + 0.1 for v in settings.values()]))
     ax.set_xlabel(harmony.replace("_", " ") + " − its baseline's  →")
     ax.set_ylabel("drift ÷ its baseline's drift (↓ more real)")
-    ax.legend(fontsize=7, frameon=False, loc="upper left")
+    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside: points reach every corner
     ax.grid(alpha=0.3)
     return [f"{number}. {label}" for number, label in enumerate(settings, 1)]

@@ -190,7 +190,7 @@ def test_against_own_baseline_puts_each_setting_at_its_gain_and_drift_ratio():
     settings = {"a": dict(harmony_triad=0.50, drift=0.6, baseline_harmony_triad=0.48, baseline_drift=1.2,
                           baseline_retrained=True),
                 "b": dict(harmony_triad=0.44, drift=1.8, baseline_harmony_triad=0.50, baseline_drift=1.2,
-                          baseline_retrained=False)}
+                          baseline_retrained=False, baseline_ok=False)}
     assert plots.against_own_baseline(ax, settings) == ["1. a", "2. b"]
     from matplotlib.collections import PathCollection
 
@@ -198,4 +198,6 @@ def test_against_own_baseline_puts_each_setting_at_its_gain_and_drift_ratio():
               if isinstance(c, PathCollection) and len(c.get_offsets())]
     assert np.allclose(points, [[0.02, 0.5], [-0.06, 1.5]])
     assert ax.get_xlim()[0] <= -0.06 and ax.get_ylim()[1] >= 1.5
+    labels = ax.get_legend_handles_labels()[1]
+    assert "no baseline retrained with it" in labels and "its baseline: no hack or no gain" in labels
     plt.close(fig)
