@@ -486,14 +486,14 @@ def harmony_realism(ax, points: list[dict], baseline: dict, harmony: str = "harm
     ax.grid(alpha=0.3)
 
 
-def against_own_baseline(ax, settings: dict, harmony: str = "harmony_triad") -> list[str]:
+def against_own_baseline(ax, settings: dict, harmony: str = "harmony_triad") -> None:
     """GAPT settings ({label: {harmony, "drift", "baseline_" + harmony, "baseline_drift",
     "baseline_retrained"}}, seeds averaged), each measured against its own ReaLchords: harmony
     gained over it to the right, drift as a multiple of its drift up. The shaded corner is the
     target: at most half the drift at no more than 0.01 less harmony. Hollow points: settings
     judged against the unchanged baseline (none retrained with their change); crosses: settings
     whose baseline has no hack or no harmony gain to compare with (v["baseline_ok"] False).
-    Points are numbered from 1 -> "number. label" lines, the figure's key."""
+    Points are numbered from 1 in the order of `settings` (list them beside the figure)."""
     ax.fill_between([-0.01, 1], 0, 0.5, color="#b2df8a", alpha=0.25, lw=0, label="the target")
     ax.axhline(1, color=system_color("realchords"), ls=":", lw=1, label="as far as its baseline")
     ax.axvline(0, color="0.6", lw=0.8)
@@ -513,4 +513,3 @@ def against_own_baseline(ax, settings: dict, harmony: str = "harmony_triad") -> 
     ax.set_ylabel("drift ÷ its baseline's drift (↓ more real)")
     ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside: points reach every corner
     ax.grid(alpha=0.3)
-    return [f"{number}. {label}" for number, label in enumerate(settings, 1)]

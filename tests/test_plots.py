@@ -191,7 +191,8 @@ def test_against_own_baseline_puts_each_setting_at_its_gain_and_drift_ratio():
                           baseline_retrained=True),
                 "b": dict(harmony_triad=0.44, drift=1.8, baseline_harmony_triad=0.50, baseline_drift=1.2,
                           baseline_retrained=False, baseline_ok=False)}
-    assert plots.against_own_baseline(ax, settings) == ["1. a", "2. b"]
+    plots.against_own_baseline(ax, settings)
+    assert [t.get_text() for t in ax.texts] == ["1", "2"]
     from matplotlib.collections import PathCollection
 
     points = [c.get_offsets()[0].tolist() for c in ax.collections
