@@ -8,7 +8,10 @@ the reference a student's own short run is drawn beside.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
+
+import numpy as np
 
 from ..data.dataset import DataConfig, load_frames
 from ..eval.drift import describe_drift
@@ -128,3 +131,32 @@ def own_baseline(runs: list[dict], changes: dict) -> tuple[list[dict], bool]:
     if own:
         return own, True
     return [r for r in runs if r["system"] == "realchords" and not r["changes"]], False
+
+
+def settings_against_own_baseline(validation: dict) -> dict[str, dict]:
+    """Each GAPT setting of a validation table (shipped_validation()), its seeds averaged (a
+    single seed can land anywhere in the range), against its own baseline (own_baseline) ->
+    {label: {seeds, drift, harmony, harmony_triad, baseline_retrained, baseline_seeds,
+    baseline_drift, baseline_harmony_triad, baseline_ok}}. baseline_ok: that baseline still has
+    a hack to mitigate (drift >= ln 1.25) and a real harmony gain to keep (note-in-triad >= the
+    online MLE's + 0.04), without which no comparison with it means anything."""
+    runs, settings, out = validation["runs"], {}, {}
+    for r in runs:
+        if r["system"] == "gapt":
+            settings.setdefault(json.dumps(r["changes"], sort_keys=True), []).append(r)
+    mle_triad = validation["online_mle"]["harmony_triad"]
+    for rs in settings.values():
+        own, retrained = own_baseline(runs, rs[0]["changes"])
+        v = dict(seeds=len(rs), baseline_retrained=retrained, baseline_seeds=len(own),
+                 **{k: float(np.mean([r[k] for r in rs])) for k in ("drift", "harmony", "harmony_triad")},
+                 **{f"baseline_{k}": float(np.mean([r[k] for r in own])) for k in ("drift", "harmony_triad")})
+        v["baseline_ok"] = v["baseline_drift"] >= math.log(1.25) and v["baseline_harmony_triad"] >= mle_triad + 0.04
+        out[", ".join(f"{k}={val}" for k, val in rs[0]["changes"].items()) or "the shipped preset"] = v
+    return out
+
+
+def meets_both(setting: dict) -> bool:
+    """A setting of settings_against_own_baseline at most half its baseline's drift, at its
+    note-in-triad - 0.01, against a baseline with a hack and a harmony gain."""
+    return (setting["drift"] <= 0.5 * setting["baseline_drift"] and setting["baseline_ok"]
+            and setting["harmony_triad"] >= setting["baseline_harmony_triad"] - 0.01)
